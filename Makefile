@@ -1,0 +1,84 @@
+# anomaly: build, test, demo.
+#
+#   make                 the library and the `anomaly` binary (float32)
+#   make PRECISION=64    the same in double (build/f64)
+#   make test            set-up check, both precisions, every test
+#   make demo            the main job on the built-in data
+#   make parity          regenerate PyTorch references and compare live
+#   make CC=clang        build with clang (libomp)
+
+PRECISION ?= 32
+CC ?= cc
+BUILD := build/f$(PRECISION)
+
+WARN := -Wall -Wextra
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c99 $(WARN) -fopenmp -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
+ifeq ($(PRECISION),64)
+CFLAGS += -DANOMALY_F64
+else ifneq ($(PRECISION),32)
+$(error PRECISION must be 32 or 64)
+endif
+LDLIBS := -fopenmp -lopenblas -lpng -ljpeg -lm
+
+LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib tests test demo parity bench deps clean
+all: $(BUILD)/anomaly
+	@ln -sfn $(BUILD)/anomaly anomaly
+
+lib: $(BUILD)/libanomaly.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libanomaly.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/anomaly: $(CLI_OBJ) $(BUILD)/libanomaly.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libanomaly.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libanomaly.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS)
+
+tests: $(BUILD)/anomaly $(TEST_BIN)
+
+# Everything a fresh Debian machine needs (installs as root, else says how).
+deps:
+	@tools/setup_deps.sh
+
+test: deps
+	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
+	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
+	@tests/run_tests.sh build/f32 build/f64
+
+demo: deps
+	$(MAKE) --no-print-directory PRECISION=32 all
+	@tools/demo.sh
+
+parity:
+	@tools/setup_deps.sh --torch
+	$(MAKE) --no-print-directory PRECISION=32 tests
+	$(MAKE) --no-print-directory PRECISION=64 tests
+	@tools/parity.sh
+
+bench: deps
+	$(MAKE) --no-print-directory PRECISION=32 all
+	@tools/bench.sh
+
+clean:
+	rm -rf build anomaly
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

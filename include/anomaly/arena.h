@@ -1,0 +1,44 @@
+/* A bump allocator for one training or inference step.
+ *
+ * Every activation, saved tensor, activation gradient and kernel workspace of
+ * a step comes from one arena, so a step does no per-op malloc. The first
+ * step may overflow the main block into extra chunks; arena_reset() then
+ * replaces the block by one of the peak size, so later steps of the same
+ * shape never allocate. Allocations are 64-byte aligned. */
+#ifndef ANOMALY_ARENA_H
+#define ANOMALY_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ArenaChunk ArenaChunk;
+
+typedef struct Arena {
+    char *base;         /* main block */
+    size_t cap;         /* bytes in the main block */
+    size_t used;        /* bytes used in the main block */
+    ArenaChunk *extra;  /* overflow chunks of this step (newest first) */
+    size_t extra_used;  /* bytes handed out from overflow chunks */
+    size_t peak;        /* largest used + extra_used seen since creation */
+} Arena;
+
+void arena_init(Arena *a, size_t initial_bytes);
+void arena_free(Arena *a);
+/* Returns `bytes` of uninitialised, 64-byte aligned memory. */
+void *arena_alloc(Arena *a, size_t bytes);
+/* Same, zero-filled. */
+void *arena_calloc(Arena *a, size_t bytes);
+/* Frees everything; grows the main block to the peak if chunks were used. */
+void arena_reset(Arena *a);
+
+/* Stack-like release inside the main block, for inference that frees a
+ * block's temporaries once its output is kept. A mark taken while overflow
+ * chunks exist only releases main-block memory taken after it. */
+typedef struct ArenaMark {
+    size_t used;
+    ArenaChunk *extra;
+    size_t extra_used;
+} ArenaMark;
+ArenaMark arena_mark(const Arena *a);
+void arena_release(Arena *a, ArenaMark m);
+
+#endif

@@ -1,0 +1,27 @@
+/* Errors: one clear line on stderr, a non-zero exit, no half-written files.
+ *
+ * fatal() prints "anomaly: error: <message>" and exits with status 1 after
+ * removing every temporary file still registered by atomic_file_open(). */
+#ifndef ANOMALY_ERROR_H
+#define ANOMALY_ERROR_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define ANOMALY_NORETURN __attribute__((noreturn))
+#define ANOMALY_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ANOMALY_NORETURN
+#define ANOMALY_PRINTF(a, b)
+#endif
+
+void fatal(const char *fmt, ...) ANOMALY_NORETURN ANOMALY_PRINTF(1, 2);
+void warn(const char *fmt, ...) ANOMALY_PRINTF(1, 2);
+
+/* malloc/calloc that call fatal() on failure, naming what was allocated. */
+void *xmalloc(size_t bytes, const char *what);
+void *xcalloc(size_t count, size_t size, const char *what);
+void *xrealloc(void *p, size_t bytes, const char *what);
+char *xstrdup(const char *s);
+
+#endif

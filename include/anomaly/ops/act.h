@@ -1,0 +1,24 @@
+/* Elementwise activations. Backward ACCUMULATES into dinp. */
+#ifndef ANOMALY_OPS_ACT_H
+#define ANOMALY_OPS_ACT_H
+
+#include <stddef.h>
+#include "../real.h"
+#include "../tensor.h"
+#include "../tape.h"
+
+/* swish / SiLU: y = x * sigmoid(x) */
+void swish_forward(real *out, const real *inp, size_t n);
+void swish_backward(real *dinp, const real *dout, const real *inp, size_t n);
+/* ReLU: y = max(x, 0); gradient 0 at x = 0 as PyTorch. */
+void relu_forward(real *out, const real *inp, size_t n);
+void relu_backward(real *dinp, const real *dout, const real *inp, size_t n);
+/* sigmoid; backward uses the saved output. */
+void sigmoid_forward(real *out, const real *inp, size_t n);
+void sigmoid_backward(real *dinp, const real *dout, const real *out, size_t n);
+
+Tensor *ag_swish(Tape *t, Tensor *x);
+Tensor *ag_relu(Tape *t, Tensor *x);
+Tensor *ag_sigmoid(Tape *t, Tensor *x);
+
+#endif

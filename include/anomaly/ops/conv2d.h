@@ -1,0 +1,54 @@
+/* 2-D convolution, NCHW, through im2col + GEMM.
+ *
+ * Any kernel size, stride, dilation and groups; padding is given per side
+ * (top, bottom, left, right), so TensorFlow "SAME" asymmetric pads need no
+ * copy. 1x1 stride-1 unpadded convolutions skip im2col. Backward kernels
+ * ACCUMULATE (+=) into dinp, dweight and dbias; pass NULL to skip one. */
+#ifndef ANOMALY_OPS_CONV2D_H
+#define ANOMALY_OPS_CONV2D_H
+
+#include <stddef.h>
+#include "../real.h"
+#include "../tensor.h"
+#include "../tape.h"
+
+typedef struct Conv2dShape {
+    int n, c, h, w;                 /* input */
+    int oc;                         /* output channels */
+    int kh, kw;                     /* kernel */
+    int sh, sw;                     /* stride */
+    int dh, dw;                     /* dilation (1 = none) */
+    int pad_t, pad_b, pad_l, pad_r; /* zero padding per side */
+    int groups;
+    int oh, ow;                     /* output size: set by conv2d_shape_resolve */
+} Conv2dShape;
+
+/* Computes oh, ow and validates (positive sizes, c and oc divisible by
+ * groups, output non-empty). Returns 0, or -1 with a message in err. */
+int conv2d_shape_resolve(Conv2dShape *s, char *err, size_t errlen);
+
+/* Bytes of scratch conv2d_forward / conv2d_backward need at the current
+ * OpenMP thread count. */
+size_t conv2d_workspace_bytes(const Conv2dShape *s);
+
+/* out [n, oc, oh, ow]; inp [n, c, h, w]; weight [oc, c/groups, kh, kw];
+ * bias [oc] or NULL; work: conv2d_workspace_bytes(s) bytes. */
+void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
+                    const Conv2dShape *s, void *work);
+void conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                     const real *inp, const real *weight, const Conv2dShape *s, void *work);
+
+/* Direct loops: the reference the fast path is tested against. */
+void conv2d_forward_ref(real *out, const real *inp, const real *weight, const real *bias,
+                        const Conv2dShape *s);
+void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,
+                         const real *inp, const real *weight, const Conv2dShape *s);
+
+/* Autograd: y = conv2d(x, w, b). w is [oc, c/groups, kh, kw] as a Tensor
+ * with n = oc, c = c/groups, h = kh, w = kw; b may be NULL. The shape's
+ * n, c, h, w are taken from x; a mismatch with w is a fatal error naming
+ * `name`. Depthwise shapes (groups == c == oc) use the direct kernel. */
+Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                  const Conv2dShape *s);
+
+#endif

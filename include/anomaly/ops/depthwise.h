@@ -1,0 +1,15 @@
+/* Depthwise 2-D convolution (groups = in = out channels) as a direct kernel:
+ * kernel 3 or 5 (any odd size works), stride 1 or 2, per-side padding,
+ * dilation 1. Uses Conv2dShape with groups == c == oc. Backward ACCUMULATES. */
+#ifndef ANOMALY_OPS_DEPTHWISE_H
+#define ANOMALY_OPS_DEPTHWISE_H
+
+#include "conv2d.h"
+
+/* out [n, c, oh, ow]; inp [n, c, h, w]; weight [c, 1, kh, kw]; bias [c] or NULL. */
+void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
+                              const real *bias, const Conv2dShape *s);
+void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                               const real *inp, const real *weight, const Conv2dShape *s);
+
+#endif

@@ -1,0 +1,19 @@
+/* Fully connected layer as PyTorch nn.Linear: out = inp * weight^T + bias.
+ * Backward ACCUMULATES. */
+#ifndef ANOMALY_OPS_LINEAR_H
+#define ANOMALY_OPS_LINEAR_H
+
+#include "../real.h"
+#include "../tensor.h"
+#include "../tape.h"
+
+/* out [n, out_f]; inp [n, in_f]; weight [out_f, in_f]; bias [out_f] or NULL. */
+void linear_forward(real *out, const real *inp, const real *weight, const real *bias,
+                    int n, int in_f, int out_f);
+void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                     const real *inp, const real *weight, int n, int in_f, int out_f);
+
+/* x: [n, in_f] (any h, w with c*h*w = in_f is flattened); w: [out_f, in_f]. */
+Tensor *ag_linear(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b);
+
+#endif

@@ -1,0 +1,40 @@
+/* Losses of SPEC section 4, value and gradient. All losses are means over the
+ * batch. Backward ACCUMULATES dloss * d(loss)/d(input) into its output. */
+#ifndef ANOMALY_OPS_LOSS_H
+#define ANOMALY_OPS_LOSS_H
+
+#include <stdint.h>
+#include "../real.h"
+#include "../tensor.h"
+#include "../tape.h"
+
+/* Mean softmax cross-entropy. logits [n, c]; labels [n] in [0, c).
+ * Returns the loss (accumulated in double). */
+double cross_entropy_forward(const real *logits, const int *labels, int n, int c);
+void cross_entropy_backward(real *dlogits, const real *logits, const int *labels, int n, int c,
+                            real dloss);
+
+/* Label smoothing: q = eps/(classes-1) off the true class, 1-eps on it;
+ * loss = mean_i -sum_j q_ij log_softmax(logits)_ij. `classes` is normally c
+ * (the original's quirk used 88 whatever c). */
+double label_smoothing_forward(const real *logits, const int *labels, int n, int c, real eps,
+                               int classes);
+void label_smoothing_backward(real *dlogits, const real *logits, const int *labels, int n, int c,
+                              real eps, int classes, real dloss);
+
+/* ArcFace margin: theta = acos(clamp(cos, -1, 1)); for samples whose label is
+ * in the target set (target[label] != 0), theta of the true class += margin;
+ * out = scale * cos(theta'). cos, out [n, c]; target [c] or NULL (= all).
+ * Backward clamps cos to +-(1 - 1e-7) so the acos derivative stays finite. */
+void arcface_forward(real *out, const real *cos, const int *labels, const uint8_t *target,
+                     int n, int c, real margin, real scale);
+void arcface_backward(real *dcos, const real *dout, const real *cos, const int *labels,
+                      const uint8_t *target, int n, int c, real margin, real scale);
+
+/* Autograd: loss tensors are [1, 1, 1, 1]. */
+Tensor *ag_cross_entropy(Tape *t, Tensor *logits, const int *labels);
+Tensor *ag_label_smoothing(Tape *t, Tensor *logits, const int *labels, real eps, int classes);
+Tensor *ag_arcface(Tape *t, Tensor *cos, const int *labels, const uint8_t *target, real margin,
+                   real scale);
+
+#endif

@@ -1,0 +1,34 @@
+/* Optimizers with PyTorch semantics (torch.optim, single-tensor path) and
+ * global gradient-norm clipping (torch.nn.utils.clip_grad_norm_). They run
+ * over flat arrays: a ParamTable's param/grad/m/v. */
+#ifndef ANOMALY_OPS_OPTIM_H
+#define ANOMALY_OPS_OPTIM_H
+
+#include <stddef.h>
+#include "../real.h"
+
+typedef struct AdamConfig {
+    double lr, beta1, beta2, eps, weight_decay; /* 5e-5, 0.9, 0.999, 1e-8, 1e-4 */
+} AdamConfig;
+
+/* One Adam step; `step` is the 1-based step count after this update.
+ * grad += wd * param (L2, as torch.optim.Adam); grad is not modified. */
+void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
+                 const AdamConfig *cfg, long step);
+
+typedef struct SgdConfig {
+    double lr, momentum, weight_decay; /* momentum 0.9, weight decay 5e-4 */
+} SgdConfig;
+
+/* One SGD step with momentum (dampening 0, no Nesterov). buf is the momentum
+ * buffer; on the first step (step == 1) it is initialised to the gradient. */
+void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
+                long step);
+
+/* Global L2 norm of grad [n] (accumulated in double, fixed order). */
+double grad_global_norm(const real *grad, size_t n);
+/* clip_grad_norm_: coef = max_norm / (norm + 1e-6); grads *= coef when
+ * coef < 1. Returns the norm before clipping. */
+double clip_grad_norm(real *grad, size_t n, double max_norm);
+
+#endif

@@ -1,0 +1,22 @@
+/* A tensor is a view: a pointer to NCHW data, its gradient, and its shape.
+ *
+ * Tensors never own memory. Activations live in a step's Arena, parameters
+ * in the ParamTable. 2-D tensors [N, F] use n = N, c = F, h = w = 1. */
+#ifndef ANOMALY_TENSOR_H
+#define ANOMALY_TENSOR_H
+
+#include <stddef.h>
+#include "real.h"
+
+typedef struct Tensor {
+    real *data;   /* [n, c, h, w] */
+    real *grad;   /* same shape; NULL until backward needs it */
+    int n, c, h, w;
+    int requires_grad; /* 1: backward computes grad for this tensor */
+} Tensor;
+
+static inline size_t tensor_numel(const Tensor *t) {
+    return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+#endif

@@ -1,0 +1,4 @@
+#ifndef ANOMALY_VERSION_H
+#define ANOMALY_VERSION_H
+#define ANOMALY_VERSION "0.1.0"
+#endif

@@ -1,0 +1,60 @@
+/* anomaly: the command-line entry point. Dispatches to the subcommands
+ * listed in commands.def. */
+#include <stdio.h>
+#include <string.h>
+
+#include "anomaly/blas.h"
+#include "anomaly/real.h"
+#include "anomaly/version.h"
+
+#define COMMAND(name, fn, help) int fn(int argc, char **argv);
+#include "commands.def"
+#undef COMMAND
+
+typedef struct Command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} Command;
+
+static const Command commands[] = {
+#define COMMAND(name, fn, help) {name, fn, help},
+#include "commands.def"
+#undef COMMAND
+};
+
+static void print_version(void) {
+    printf("anomaly %s (float%d, OpenMP, OpenBLAS, libpng, libjpeg)\n", ANOMALY_VERSION, REAL_BITS);
+}
+
+static void print_help(void) {
+    print_version();
+    printf("A C99 reference implementation of an image-classification pipeline\n"
+           "(MVTec-AD, 88 class-state labels): models, data, training, ensembles.\n\n"
+           "usage: anomaly COMMAND [flags]     anomaly COMMAND --help for its flags\n\n"
+           "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-12s %s\n", commands[i].name, commands[i].help);
+    printf("\n  --version    print the version and build precision\n"
+           "  --help       print this help\n");
+}
+
+int main(int argc, char **argv) {
+    blas_init();
+    if (argc < 2) {
+        print_help();
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        print_version();
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_help();
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "anomaly: error: unknown command '%s' (see anomaly --help)\n", argv[1]);
+    return 2;
+}

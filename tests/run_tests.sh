@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test executable of each build directory given (build/f32,
+# build/f64), then the shell tests (tests/test_*.sh) once against build/f32,
+# and prints the closing line "N passed, M failed, K skipped".
+# A test executable that crashes or exits non-zero without a FAIL line counts
+# as one failure.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0
+failed_names=()
+
+count_output() { # $1 prefix, $2 output file, $3 exit code, $4 what ran
+    local p f s
+    p=$(grep -c '^ok ' "$2")
+    f=$(grep -c '^FAIL ' "$2")
+    s=$(grep -c '^skip ' "$2")
+    sed -e "s/^/[$1] /" "$2"
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "[$1] FAIL $4: exited with status $3"
+        f=1
+    fi
+    while IFS= read -r line; do failed_names+=("[$1] $line"); done < <(grep '^FAIL ' "$2")
+    [ "$3" -ne 0 ] && [ "$(grep -c '^FAIL ' "$2")" -eq 0 ] && failed_names+=("[$1] FAIL $4: exit $3")
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for build in "$@"; do
+    prec=$(basename "$build")
+    for t in "$build"/tests/test_*; do
+        [ -x "$t" ] || continue
+        timeout 600 "$t" > "$out" 2>&1
+        count_output "$prec" "$out" $? "$(basename "$t")"
+    done
+done
+if [ $# -gt 0 ]; then
+    for t in tests/test_*.sh; do
+        [ -f "$t" ] || continue
+        ANOMALY_BIN="$1/anomaly" timeout 600 bash "$t" > "$out" 2>&1
+        count_output "sh" "$out" $? "$(basename "$t")"
+    done
+fi
+if [ "$fail" -gt 0 ]; then
+    echo
+    echo "Failed:"
+    printf '  %s\n' "${failed_names[@]}"
+fi
+echo
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages the project needs are installed.
+#   tools/setup_deps.sh          build + test packages
+#   tools/setup_deps.sh --torch  also python3-torch (for make parity / bench)
+# As root it installs what is missing; otherwise it prints the exact
+# apt-get line and stops with status 1.
+set -eu
+pkgs="build-essential libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
+if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch"; fi
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "anomaly: missing Debian packages:$missing" >&2
+    echo "run:  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends$missing
