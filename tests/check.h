@@ -77,7 +77,7 @@ static inline int check_close_impl(const char *file, int line, const char *what,
                    "%s: max abs err %.3g, rel %.3g (tol %.1g) at index %zu (got %.9g, ref %.9g); "
                    "first beyond tol at %zu (got %.9g, ref %.9g); n = %zu",
                    what, max_err, max_err / scale, tol, worst, got[worst], ref[worst], first,
-                   got[first], ref[first], n);
+                   first < n ? got[first] : 0.0, first < n ? ref[first] : 0.0, n);
         return 0;
     }
     return 1;

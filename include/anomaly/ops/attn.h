@@ -24,7 +24,9 @@ void radix_weighted_sum_forward(real *out, const real *inp, const real *attn, in
 void radix_weighted_sum_backward(real *dinp, real *dattn, const real *dout, const real *inp,
                                  const real *attn, int n, int radix, int c, int hw);
 
-/* x [n, card*radix*inner, 1, 1] -> [n, radix*card*inner, 1, 1]. */
+/* x [n, card*radix*inner, 1, 1] -> [n, radix*card*inner, 1, 1] (each
+ * sample's c*h*w values are split, as timm's view(batch, card, radix, -1));
+ * radix at most 64. */
 Tensor *ag_radix_softmax(Tape *t, Tensor *x, int card, int radix);
 /* x [n, radix*c, h, w] -> [n, c, h, w]. */
 Tensor *ag_radix_sum(Tape *t, Tensor *x, int radix);

@@ -38,18 +38,21 @@ void l2norm_rows_backward(real *dinp, const real *dout, const real *inp, int row
                           real eps);
 
 Tensor *ag_add(Tape *t, Tensor *a, Tensor *b);
-/* x [n, c, h, w] times s [n, c, 1, 1]. */
+/* x [n, c, h, w] times s [n, c, 1, 1]. Inputs of the ag_* wrappers are kept
+ * by pointer until backward; the masks below are copied. */
 Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s);
 /* The caller draws the keep mask (one byte per element of x for dropout, one
  * per sample for drop-connect); both are the identity (no node, output = x)
  * when the tape is not training or the rate is 0. */
 Tensor *ag_dropout(Tape *t, Tensor *x, const uint8_t *mask, real p);
 Tensor *ag_drop_connect(Tape *t, Tensor *x, const uint8_t *keep, real rate);
-/* Rows are samples: x viewed as [n, c*h*w]. */
+/* Rows are samples: x viewed as [n, c*h*w]. Backward treats the norm as a
+ * constant (eps) where it was clamped, as PyTorch's clamp_min does. */
 Tensor *ag_l2norm_rows(Tape *t, Tensor *x, real eps);
 
-/* Cosine head (ArcFace): out [n, k] = normalize(x) . normalize(w)^T with
- * F.normalize's eps 1e-12; x [n, f], w [k, f]. */
+/* Cosine head (ArcFace): out [n, k, 1, 1] = normalize(x) . normalize(w)^T
+ * with F.normalize's eps 1e-12; x [n, f] (c*h*w = f is flattened), w [k, f]
+ * (kept by pointer until backward). Gradients reach both x and w. */
 Tensor *ag_cosine(Tape *t, const char *name, Tensor *x, Tensor *w);
 
 #endif

@@ -13,7 +13,9 @@ void linear_forward(real *out, const real *inp, const real *weight, const real *
 void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                      const real *inp, const real *weight, int n, int in_f, int out_f);
 
-/* x: [n, in_f] (any h, w with c*h*w = in_f is flattened); w: [out_f, in_f]. */
+/* x: [n, in_f] (any h, w with c*h*w = in_f is flattened); w: [out_f, in_f];
+ * b: [out_f] or NULL. Returns [n, out_f, 1, 1]. A feature-count mismatch is
+ * a fatal error naming `name`. w and b are kept by pointer until backward. */
 Tensor *ag_linear(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b);
 
 #endif

@@ -1,0 +1,154 @@
+/* Elementwise kernels: residual add, squeeze-excitation scale, dropout,
+ * drop-connect and row L2 normalisation.
+ *
+ * Every output element is written by exactly one thread and every reduction
+ * (ds, the row norms) runs serially inside one thread, so the results are the
+ * same for any OpenMP thread count. Small inputs stay single-threaded: the
+ * fork costs more than the work. */
+#include "anomaly/ops/elementwise.h"
+
+#include <math.h>
+
+/* Below this many elements a loop runs on one thread. */
+#define EW_PARALLEL_MIN 16384
+
+/* ------------------------------------------------------------------------ */
+
+/* out, a, b [n] */
+void add_forward(real *out, const real *a, const real *b, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* da, db [n] or NULL (may be the same buffer when a and b are one tensor);
+ * dout [n] */
+void add_backward(real *da, real *db, const real *dout, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        if (da) da[i] += dout[i];
+        if (db) db[i] += dout[i];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* out, inp [n, c, hw]; s [n, c] */
+void channel_scale_forward(real *out, const real *inp, const real *s, int n, int c, int hw) {
+    int planes = n * c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
+    for (int p = 0; p < planes; p++) {
+        const real *x = inp + (size_t)p * hw;
+        real *y = out + (size_t)p * hw;
+        real sp = s[p];
+        for (int j = 0; j < hw; j++) y[j] = x[j] * sp;
+    }
+}
+
+/* dinp [n, c, hw] or NULL; ds [n, c] or NULL; dout, inp [n, c, hw]; s [n, c] */
+void channel_scale_backward(real *dinp, real *ds, const real *dout, const real *inp,
+                            const real *s, int n, int c, int hw) {
+    int planes = n * c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
+    for (int p = 0; p < planes; p++) {
+        const real *g = dout + (size_t)p * hw;
+        if (dinp) {
+            real *dx = dinp + (size_t)p * hw;
+            real sp = s[p];
+            for (int j = 0; j < hw; j++) dx[j] += g[j] * sp;
+        }
+        if (ds) {
+            const real *x = inp + (size_t)p * hw;
+            double acc = 0;
+            for (int j = 0; j < hw; j++) acc += (double)g[j] * x[j];
+            ds[p] += (real)acc;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* out, inp [n]; mask [n] (1 keep, 0 drop) */
+void dropout_forward(real *out, const real *inp, const uint8_t *mask, real scale, size_t n) {
+    /* PyTorch multiplies by a noise tensor holding mask * scale; the same
+     * product keeps the bits (including -0 for dropped negatives). */
+#pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * (mask[i] ? scale : (real)0);
+}
+
+/* dinp, dout [n]; mask [n] */
+void dropout_backward(real *dinp, const real *dout, const uint8_t *mask, real scale, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (mask[i] ? scale : (real)0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* The original divides by the keep probability, a Python double rounded to
+ * the tensor's type; going through double here gives that rounding. */
+static real keep_prob(real rate) { return (real)(1.0 - (double)rate); }
+
+/* out, inp [n, inner]; keep [n] (1 keep, 0 drop) */
+void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real rate,
+                          int n, size_t inner) {
+    real kp = keep_prob(rate);
+    size_t total = (size_t)n * inner;
+    /* (x / keep_prob) * binary, in EfficientNet-PyTorch's order. */
+#pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < total; i++) out[i] = inp[i] / kp * (real)keep[i / inner];
+}
+
+/* dinp, dout [n, inner]; keep [n] */
+void drop_connect_backward(real *dinp, const real *dout, const uint8_t *keep, real rate,
+                           int n, size_t inner) {
+    real kp = keep_prob(rate);
+    size_t total = (size_t)n * inner;
+#pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
+    for (size_t i = 0; i < total; i++) dinp[i] += dout[i] * (real)keep[i / inner] / kp;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* ||row||, summed in double and rounded to real as PyTorch's norm returns it. */
+static real row_norm(const real *x, int cols) {
+    double s = 0;
+    for (int j = 0; j < cols; j++) s += (double)x[j] * x[j];
+    return (real)sqrt(s);
+}
+
+/* out, inp [rows, cols] */
+void l2norm_rows_forward(real *out, const real *inp, int rows, int cols, real eps) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= EW_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const real *x = inp + (size_t)r * cols;
+        real *y = out + (size_t)r * cols;
+        real nrm = row_norm(x, cols);
+        real d = nrm >= eps ? nrm : eps; /* clamp_min(eps) */
+        for (int j = 0; j < cols; j++) y[j] = x[j] / d;
+    }
+}
+
+/* dinp, dout, inp [rows, cols]
+ *
+ * y = x / d with d = max(||x||, eps). The quotient gives dy / d and, through
+ * d, g_d = -sum(dy * x) / d^2. clamp_min passes g_d on only where
+ * ||x|| >= eps (PyTorch's rule at equality); below eps d is the constant eps.
+ * The norm then sends x * g_d / ||x||, masked to 0 at ||x|| = 0 as PyTorch's
+ * norm backward does. */
+void l2norm_rows_backward(real *dinp, const real *dout, const real *inp, int rows, int cols,
+                          real eps) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= EW_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const real *x = inp + (size_t)r * cols;
+        const real *g = dout + (size_t)r * cols;
+        real *dx = dinp + (size_t)r * cols;
+        real nrm = row_norm(x, cols);
+        double d = nrm >= eps ? nrm : eps;
+        double through_norm = 0; /* g_d / ||x|| */
+        if (nrm >= eps && nrm > 0) {
+            double dot = 0;
+            for (int j = 0; j < cols; j++) dot += (double)g[j] * x[j];
+            through_norm = -dot / (d * d) / (double)nrm;
+        }
+        for (int j = 0; j < cols; j++) dx[j] += (real)(g[j] / d + x[j] * through_norm);
+    }
+}
