@@ -19,14 +19,17 @@ typedef struct BatchNormShape {
     real momentum; /* PyTorch convention: 0.01 EfficientNet, 0.1 ResNet */
 } BatchNormShape;
 
-/* out, inp [n, c, hw]; mean, rstd [c]: saved for backward (rstd = 1/sqrt(var+eps)). */
+/* out, inp [n, c, hw]; mean, rstd [c]: saved for backward (rstd = 1/sqrt(var+eps));
+ * running_mean, running_var [c]: updated in place (either may be NULL).
+ * Needs n * hw >= 2, as PyTorch. Statistics are summed in double. */
 void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_mean,
                                real *running_var, const real *inp, const real *gamma,
                                const real *beta, const BatchNormShape *s);
 void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, const real *beta,
                               const real *running_mean, const real *running_var,
                               const BatchNormShape *s);
-/* Train-mode backward (through the batch statistics). */
+/* Train-mode backward (through the batch statistics). dinp, dgamma and dbeta
+ * may each be NULL when not wanted. */
 void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                           const real *inp, const real *mean, const real *rstd,
                           const real *gamma, const BatchNormShape *s);
@@ -38,7 +41,10 @@ void batchnorm2d_backward_eval(real *dinp, real *dgamma, real *dbeta, const real
 
 /* Autograd. gamma, beta: trainable [c]; running_mean/var: buffers [c];
  * counter: num_batches_tracked (incremented in train mode), may be NULL.
- * Uses batch statistics when t->training, running ones otherwise. */
+ * Uses batch statistics when t->training, running ones otherwise. A gamma
+ * or beta length other than x's channel count is a fatal error naming
+ * `name`. Gradients: x's when x->requires_grad, gamma's and beta's when
+ * theirs is set. */
 Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
                        real *running_mean, real *running_var, int64_t *counter,
                        real eps, real momentum);

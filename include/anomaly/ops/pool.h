@@ -22,7 +22,8 @@ typedef struct Pool2dShape {
 
 /* Output size as PyTorch: floor or ceil of (h + 2p - k) / s + 1, where with
  * ceil_mode the last window must start inside the input or left padding.
- * Returns 0, or -1 with a message. */
+ * Also refuses what PyTorch refuses (padding over half the kernel, no
+ * window fitting). Returns 0, or -1 with a message (no prefix) in err. */
 int pool2d_shape_resolve(Pool2dShape *s, char *err, size_t errlen);
 
 /* Max pool; padding is -inf. Ties pick the first maximum in row-major window
@@ -35,7 +36,9 @@ void maxpool2d_backward(real *dinp, const real *dout, const real *inp, const Poo
 void avgpool2d_forward(real *out, const real *inp, const Pool2dShape *s);
 void avgpool2d_backward(real *dinp, const real *dout, const Pool2dShape *s);
 
-/* Autograd. Global average pool returns [n, c, 1, 1]. */
+/* Autograd. Global average pool returns [n, c, 1, 1]. The 2-D pools read
+ * only the window fields of s (kernel, stride, padding, modes): n, c, h, w
+ * come from x and the shape is resolved for it (fatal if no window fits). */
 Tensor *ag_global_avgpool(Tape *t, Tensor *x);
 Tensor *ag_maxpool2d(Tape *t, Tensor *x, const Pool2dShape *s);
 Tensor *ag_avgpool2d(Tape *t, Tensor *x, const Pool2dShape *s);

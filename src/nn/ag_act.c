@@ -1,0 +1,58 @@
+/* Autograd wrappers of the elementwise activations. */
+#include "anomaly/ops/act.h"
+
+typedef struct ActCtx {
+    Tensor *x, *y; /* input and output, same shape */
+} ActCtx;
+
+/* Runs the forward kernel into a new tensor and records `backward`. */
+static Tensor *act_apply(Tape *t, Tensor *x, const char *op,
+                         void (*forward)(real *, const real *, size_t), TapeBackwardFn backward) {
+    Tensor *y = tape_tensor(t, x->n, x->c, x->h, x->w);
+    forward(y->data, x->data, tensor_numel(x));
+    if (t->recording) {
+        ActCtx *k = tape_ctx(t, sizeof *k);
+        k->x = x;
+        k->y = y;
+        tape_push(t, op, backward, k);
+    }
+    return y;
+}
+
+/* The input gradient, or NULL when there is nothing to do. */
+static real *act_dinp(Tape *t, const ActCtx *k) {
+    if (!k->y->grad || !k->x->requires_grad) return NULL;
+    return tape_grad(t, k->x);
+}
+
+static void swish_node_backward(Tape *t, void *ctx) {
+    ActCtx *k = ctx;
+    real *dx = act_dinp(t, k);
+    if (dx) swish_backward(dx, k->y->grad, k->x->data, tensor_numel(k->x));
+}
+
+static void relu_node_backward(Tape *t, void *ctx) {
+    ActCtx *k = ctx;
+    real *dx = act_dinp(t, k);
+    if (dx) relu_backward(dx, k->y->grad, k->x->data, tensor_numel(k->x));
+}
+
+static void sigmoid_node_backward(Tape *t, void *ctx) {
+    ActCtx *k = ctx;
+    real *dx = act_dinp(t, k);
+    if (dx) sigmoid_backward(dx, k->y->grad, k->y->data, tensor_numel(k->x));
+}
+
+/* x: any shape; it must live as long as the tape's step (swish and relu
+ * read it again in backward, sigmoid reads its own output). */
+Tensor *ag_swish(Tape *t, Tensor *x) {
+    return act_apply(t, x, "swish", swish_forward, swish_node_backward);
+}
+
+Tensor *ag_relu(Tape *t, Tensor *x) {
+    return act_apply(t, x, "relu", relu_forward, relu_node_backward);
+}
+
+Tensor *ag_sigmoid(Tape *t, Tensor *x) {
+    return act_apply(t, x, "sigmoid", sigmoid_forward, sigmoid_node_backward);
+}
