@@ -1,6 +1,8 @@
 /* Optimizers with PyTorch semantics (torch.optim, single-tensor path) and
  * global gradient-norm clipping (torch.nn.utils.clip_grad_norm_). They run
- * over flat arrays: a ParamTable's param/grad/m/v. */
+ * over flat arrays: a ParamTable's param/grad/m/v. The updates round where
+ * PyTorch 1.13's CPU kernels round, so they reproduce its float32 (and
+ * float64) sequences bit for bit; results never depend on the thread count. */
 #ifndef ANOMALY_OPS_OPTIM_H
 #define ANOMALY_OPS_OPTIM_H
 
@@ -12,7 +14,8 @@ typedef struct AdamConfig {
 } AdamConfig;
 
 /* One Adam step; `step` is the 1-based step count after this update.
- * grad += wd * param (L2, as torch.optim.Adam); grad is not modified. */
+ * The gradient used is grad + wd * param (L2, as torch.optim.Adam); the
+ * grad array itself is not modified. m, v start at zero. */
 void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
                  const AdamConfig *cfg, long step);
 
@@ -20,15 +23,19 @@ typedef struct SgdConfig {
     double lr, momentum, weight_decay; /* momentum 0.9, weight decay 5e-4 */
 } SgdConfig;
 
-/* One SGD step with momentum (dampening 0, no Nesterov). buf is the momentum
- * buffer; on the first step (step == 1) it is initialised to the gradient. */
+/* One SGD step with momentum (dampening 0, no Nesterov), weight decay added
+ * to the gradient. buf is the momentum buffer; on the first step (step == 1)
+ * it is set to the gradient. With momentum 0, buf is unused (may be NULL). */
 void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
                 long step);
 
-/* Global L2 norm of grad [n] (accumulated in double, fixed order). */
+/* Global L2 norm of grad [n], accumulated in double over fixed-size chunks
+ * added in order (PyTorch sums in float32, so it may differ by ~1e-6). */
 double grad_global_norm(const real *grad, size_t n);
-/* clip_grad_norm_: coef = max_norm / (norm + 1e-6); grads *= coef when
- * coef < 1. Returns the norm before clipping. */
+/* clip_grad_norm_: coef = max_norm / (norm + 1e-6), formed in `real` like
+ * PyTorch's float32 tensor; grads *= coef when coef < 1 (also when the norm
+ * is NaN, which makes every gradient NaN, as in PyTorch). Returns the norm
+ * before clipping. */
 double clip_grad_norm(real *grad, size_t n, double max_norm);
 
 #endif

@@ -1,0 +1,137 @@
+/* Adam, SGD and global gradient-norm clipping as torch.optim and
+ * torch.nn.utils.clip_grad_norm_ of PyTorch 1.13 (single-tensor path).
+ *
+ * Each update replays PyTorch's sequence of tensor ops, rounding to `real`
+ * where PyTorch rounds: hyper-parameters are Python floats that become
+ * float32 scalars, bias corrections and the step size are computed in
+ * double. ATen's CPU kernels fuse two places into one multiply-add:
+ * `a.add_(b, alpha=s)` (an explicit fmadd) and addcmul's
+ * `self + (value * t1) * t2` (contracted by the compiler); addcdiv rounds
+ * after every operation. With these roundings the results equal PyTorch's
+ * to the bit (tests/test_optim.c). The statements are split and contraction
+ * is switched off so no compiler fuses anything else.
+ *
+ * The update loops are elementwise, so splitting them over threads cannot
+ * change a result; the norm is summed in fixed-size chunks whose partial
+ * sums are added in chunk order, whatever the thread count. */
+#include "anomaly/ops/optim.h"
+#include "anomaly/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* GCC's ISO mode never contracts; clang must be told. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#ifdef ANOMALY_F64
+#define FMA_R fma
+#define SQRT_R sqrt
+#else
+#define FMA_R fmaf
+#define SQRT_R sqrtf
+#endif
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define PAR_MIN 32768
+/* Elements per partial sum of the norm; fixed, so the order of additions is. */
+#define NORM_CHUNK 8192
+
+void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
+                 const AdamConfig *cfg, long step) {
+    if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
+    const real wd = (real)cfg->weight_decay;
+    const real b1 = (real)cfg->beta1, b2 = (real)cfg->beta2;
+    const real one_m_b1 = (real)(1.0 - cfg->beta1), one_m_b2 = (real)(1.0 - cfg->beta2);
+    const double bc1 = 1.0 - pow(cfg->beta1, (double)step);
+    const double bc2 = 1.0 - pow(cfg->beta2, (double)step);
+    const real neg_step_size = (real)(-(cfg->lr / bc1));
+    const real bc2_sqrt = (real)sqrt(bc2);
+    const real eps = (real)cfg->eps;
+    const int decay = cfg->weight_decay != 0;
+    /* param, grad, m, v [n] */
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        real g = grad[i];
+        if (decay) g = FMA_R(param[i], wd, g);   /* grad.add(param, alpha=wd) */
+        real mi = m[i] * b1;                     /* exp_avg.mul_(beta1) */
+        mi = FMA_R(g, one_m_b1, mi);             /* .add_(grad, alpha=1-beta1) */
+        real vi = v[i] * b2;                     /* exp_avg_sq.mul_(beta2) */
+        real gs = one_m_b2 * g;                  /* .addcmul_(grad, grad, value=1-beta2) */
+        vi = FMA_R(gs, g, vi);
+        real denom = SQRT_R(vi) / bc2_sqrt;      /* (exp_avg_sq.sqrt() / bc2_sqrt) */
+        denom = denom + eps;                     /* .add_(eps) */
+        real upd = neg_step_size * mi;           /* param.addcdiv_(exp_avg, denom, -step_size) */
+        upd = upd / denom;
+        m[i] = mi;
+        v[i] = vi;
+        param[i] = param[i] + upd;
+    }
+}
+
+void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
+                long step) {
+    if (step < 1) fatal("SGD step count must start at 1 (got %ld)", step);
+    const real wd = (real)cfg->weight_decay, mom = (real)cfg->momentum;
+    const real neg_lr = (real)(-cfg->lr);
+    const int decay = cfg->weight_decay != 0, use_buf = cfg->momentum != 0, first = step == 1;
+    if (use_buf && !buf) fatal("SGD with momentum needs a momentum buffer");
+    /* param, grad, buf [n] */
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        real d = grad[i];
+        if (decay) d = FMA_R(param[i], wd, d); /* grad.add(param, alpha=wd) */
+        if (use_buf) {
+            if (first) {
+                buf[i] = d;                    /* buf = clone(d_p) */
+            } else {
+                real b = buf[i] * mom;         /* buf.mul_(momentum) */
+                buf[i] = b + d;                /* .add_(d_p, alpha=1 - dampening) */
+            }
+            d = buf[i];
+        }
+        param[i] = FMA_R(d, neg_lr, param[i]); /* param.add_(d_p, alpha=-lr) */
+    }
+}
+
+/* Squares are exact in double; four accumulators shorten the dependency
+ * chain without making the order depend on anything but n. grad [len] */
+static double chunk_sumsq(const real *grad, size_t len) {
+    double s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += (double)grad[i + k] * grad[i + k];
+    for (; i < len; i++) s[0] += (double)grad[i] * grad[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+double grad_global_norm(const real *grad, size_t n) {
+    if (n == 0) return 0;
+    size_t chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+    if (chunks == 1) return sqrt(chunk_sumsq(grad, n));
+    double *part = xmalloc(chunks * sizeof *part, "gradient-norm partial sums"); /* [chunks] */
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t k = 0; k < chunks; k++) {
+        size_t lo = k * NORM_CHUNK, len = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;
+        part[k] = chunk_sumsq(grad + lo, len);
+    }
+    double total = 0;
+    for (size_t k = 0; k < chunks; k++) total += part[k];
+    free(part);
+    return sqrt(total);
+}
+
+/* PyTorch's total norm is a float32 tensor, so the coefficient is formed in
+ * `real`. It multiplies unless coef >= 1, so a NaN norm spreads NaN into
+ * every gradient, as clamp(coef, max=1) does in PyTorch. grad [n] */
+double clip_grad_norm(real *grad, size_t n, double max_norm) {
+    double norm = grad_global_norm(grad, n);
+    real total = (real)norm;
+    real coef = (real)max_norm / (total + (real)1e-6);
+    if (!(coef >= 1)) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+        for (size_t i = 0; i < n; i++) grad[i] *= coef;
+    }
+    return norm;
+}
