@@ -86,7 +86,7 @@ static inline int check_close_impl(const char *file, int line, const char *what,
 /* check_close over real arrays (converted to double for the comparison). */
 static inline int check_close_real(const char *file, int line, const char *what, const real *got,
                             const real *ref, size_t n, double tol) {
-    double *g = malloc((n ? n : 1) * sizeof *g), *r = malloc((n ? n : 1) * sizeof *r);
+    double *g = calloc(n ? n : 1, sizeof *g), *r = calloc(n ? n : 1, sizeof *r);
     for (size_t i = 0; i < n; i++) { g[i] = got[i]; r[i] = ref[i]; }
     int ok = check_close_impl(file, line, what, g, r, n, tol);
     free(g);

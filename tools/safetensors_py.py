@@ -25,7 +25,9 @@ def save(path, tensors, metadata=None):
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr)
+        if not arr.flags.c_contiguous:  # (ascontiguousarray would make 0-d arrays 1-d)
+            arr = arr.copy(order="C")
         dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         if dt not in _NAMES:
             raise ValueError(f"{name}: unsupported dtype {arr.dtype}")
