@@ -16,9 +16,9 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c99 $(WARN) -fopenmp -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
+override CFLAGS += -std=c99 $(WARN) -fopenmp -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
 ifeq ($(PRECISION),64)
-CFLAGS += -DANOMALY_F64
+override CFLAGS += -DANOMALY_F64
 else ifneq ($(PRECISION),32)
 $(error PRECISION must be 32 or 64)
 endif

@@ -9,18 +9,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Larger images are refused before any pixel memory is allocated: no real
+ * image comes near, and a corrupt header must not cost gigabytes. */
+#define IMAGE_MAX_SIDE 65535
+#define IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+
 typedef struct Image {
     int w, h;
     uint8_t *px; /* [h][w][3] */
 } Image;
 
-/* Allocates a w x h image (pixels zeroed); fatal() on failure. */
+/* Allocates a w x h image (pixels zeroed); fatal() on failure or on a size
+ * outside 1..IMAGE_MAX_SIDE per side and IMAGE_MAX_PIXELS in all. */
 void image_alloc(Image *img, int w, int h);
 void image_free(Image *img);
 
 /* Reads a PNG or JPEG (chosen by the file's signature, not its name).
  * Returns 0; or -1 with a one-line reason in err naming the file (missing,
- * truncated, corrupt, unsupported). Never crashes on bad input. */
+ * truncated, corrupt, unsupported). Never crashes on bad input, and nothing
+ * of libpng's or libjpeg's own reporting reaches stderr: their messages end
+ * up in err. Pixel values are those of OpenCV's imread (16-bit samples keep
+ * their high byte; alpha is dropped, not composited). A JPEG that libjpeg
+ * would decode only with a warning (truncated or corrupt data) is an error. */
 int image_read(const char *path, Image *img, char *err, size_t errlen);
 /* Same, fatal() on error. */
 void image_read_or_die(const char *path, Image *img);
