@@ -21,7 +21,7 @@ static const char *type_hint(ArgType t) {
 void args_print_help(const char *command, const char *usage, const ArgSpec *specs) {
     printf("usage: anomaly %s %s\n\n", command, usage);
     for (const ArgSpec *s = specs; s->name; s++) {
-        char left[96];
+        char left[256];
         snprintf(left, sizeof left, "--%s %s", s->name, s->choices ? s->choices : type_hint(s->type));
         printf("  %-34s %s%s\n", left, s->help, s->required ? " (required)" : "");
     }
