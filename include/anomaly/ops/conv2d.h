@@ -28,11 +28,19 @@ typedef struct Conv2dShape {
 int conv2d_shape_resolve(Conv2dShape *s, char *err, size_t errlen);
 
 /* Bytes of scratch conv2d_forward / conv2d_backward need at the current
- * OpenMP thread count. */
+ * OpenMP thread count (omp_get_max_threads()). Size the workspace and call
+ * the kernel under the same thread count: the kernel gives each thread its
+ * own slice. conv2d_workspace_bytes is enough for both directions; the
+ * forward alone needs less (nothing for the 1x1 stride-1 unpadded path). */
 size_t conv2d_workspace_bytes(const Conv2dShape *s);
+size_t conv2d_forward_workspace_bytes(const Conv2dShape *s);
+size_t conv2d_backward_workspace_bytes(const Conv2dShape *s);
 
-/* out [n, oc, oh, ow]; inp [n, c, h, w]; weight [oc, c/groups, kh, kw];
- * bias [oc] or NULL; work: conv2d_workspace_bytes(s) bytes. */
+/* out [n, oc, oh, ow] (overwritten); inp [n, c, h, w];
+ * weight [oc, c/groups, kh, kw]; bias [oc] or NULL; work: at least
+ * conv2d_forward_workspace_bytes(s) bytes (backward: the backward size).
+ * dinp, dweight, dbias: gradients of inp, weight, bias, each NULL to skip;
+ * dout [n, oc, oh, ow]. Results are bit-identical for any thread count. */
 void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
                     const Conv2dShape *s, void *work);
 void conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
@@ -45,9 +53,14 @@ void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
                          const real *inp, const real *weight, const Conv2dShape *s);
 
 /* Autograd: y = conv2d(x, w, b). w is [oc, c/groups, kh, kw] as a Tensor
- * with n = oc, c = c/groups, h = kh, w = kw; b may be NULL. The shape's
- * n, c, h, w are taken from x; a mismatch with w is a fatal error naming
- * `name`. Depthwise shapes (groups == c == oc) use the direct kernel. */
+ * with n = oc, c = c/groups, h = kh, w = kw; b may be NULL (any tensor of oc
+ * values). The shape's n, c, h, w are taken from x; a bad shape or a
+ * mismatch with w or b is a fatal error naming `name`. Depthwise shapes
+ * (groups == c == oc, dilation 1) use the direct kernel. Backward computes
+ * dx only if x->requires_grad, dw / db only if they require grad. A tensor
+ * that already has its grad pointer (a parameter view) may be a temporary:
+ * the node keeps a copy of it; one whose gradient is allocated lazily must
+ * live until backward (tape tensors do). */
 Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                   const Conv2dShape *s);
 

@@ -1,6 +1,9 @@
 /* Depthwise 2-D convolution (groups = in = out channels) as a direct kernel:
- * kernel 3 or 5 (any odd size works), stride 1 or 2, per-side padding,
- * dilation 1. Uses Conv2dShape with groups == c == oc. Backward ACCUMULATES. */
+ * any kernel size (EfficientNet uses 3 and 5) and stride (1 or 2 there),
+ * per-side padding, dilation 1. Takes a resolved Conv2dShape with
+ * groups == c == oc; anything else is a fatal error. Backward ACCUMULATES
+ * (+=) into dinp, dweight, dbias (each may be NULL). Results do not depend on
+ * the thread count. */
 #ifndef ANOMALY_OPS_DEPTHWISE_H
 #define ANOMALY_OPS_DEPTHWISE_H
 
