@@ -6,7 +6,7 @@
 # apt-get line and stops with status 1.
 set -eu
 pkgs="build-essential libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
-if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch"; fi
+if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch python3-torchvision"; fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -30,9 +30,9 @@ void *arena_calloc(Arena *a, size_t bytes);
 /* Frees everything; grows the main block to the peak if chunks were used. */
 void arena_reset(Arena *a);
 
-/* Stack-like release inside the main block, for inference that frees a
- * block's temporaries once its output is kept. A mark taken while overflow
- * chunks exist only releases main-block memory taken after it. */
+/* Stack-like release, for inference that frees a block's temporaries once
+ * its output is kept: everything allocated after the mark is freed (overflow
+ * chunks made since go back to the system). */
 typedef struct ArenaMark {
     size_t used;
     ArenaChunk *extra;

@@ -101,9 +101,16 @@ ArenaMark arena_mark(const Arena *a) {
 
 void arena_release(Arena *a, ArenaMark m) {
     if (m.used <= a->used) a->used = m.used;
-    /* Overflow chunks made after the mark are kept until arena_reset; the
-     * newest chunk that existed at the mark rewinds to its old fill. */
-    if (a->extra && a->extra == m.extra && m.extra_used <= a->extra->used) {
+    /* Chunks made after the mark go back to the system; the chunk that was
+     * newest at the mark rewinds to its old fill. */
+    while (a->extra && a->extra != m.extra) {
+        ArenaChunk *c = a->extra;
+        a->extra = c->next;
+        a->extra_used -= c->used;
+        free(c->raw);
+        free(c);
+    }
+    if (a->extra && m.extra_used <= a->extra->used) {
         a->extra_used -= a->extra->used - m.extra_used;
         a->extra->used = m.extra_used;
     }

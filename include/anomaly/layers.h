@@ -1,0 +1,73 @@
+/* Layers as PyTorch modules: a name, parameter indices into the model's
+ * ParamTable, and fixed hyper-parameters. Model files hold these in structs
+ * and call the *_apply functions in the order the PyTorch forward does. */
+#ifndef ANOMALY_LAYERS_H
+#define ANOMALY_LAYERS_H
+
+#include "error.h"
+#include "model.h"
+#include "ops.h"
+
+#define LAYER_NAME_MAX 96
+
+typedef struct Conv {
+    char name[LAYER_NAME_MAX];
+    int weight, bias;           /* entry indices; bias -1 when absent */
+    int in, out, kh, kw, stride, dilation, groups;
+    int pad_t, pad_b, pad_l, pad_r; /* fixed pads (symmetric or static SAME) */
+    int same_dynamic;           /* 1: TF SAME pads computed from each input */
+} Conv;
+
+/* Registers <name>.weight [out, in/groups, k, k] (and <name>.bias). `pad` is
+ * PyTorch's symmetric padding; use conv_set_static_same / same_dynamic for
+ * TensorFlow SAME. */
+void conv_register(Conv *c, ParamTable *t, const char *name, int in, int out, int k, int stride,
+                   int pad, int groups, int bias);
+/* TF SAME pads for an input of image_size x image_size, kept for any input
+ * (lukemelas' Conv2dStaticSamePadding). */
+void conv_set_static_same(Conv *c, int image_size);
+/* TF SAME for input size i: o = ceil(i/s), pad = max((o-1)s + (k-1)d + 1 - i, 0),
+ * split pad//2 before, the rest after. */
+void same_pads(int i, int k, int s, int d, int *before, int *after);
+Tensor *conv_apply(Tape *t, const ParamTable *p, const Conv *c, Tensor *x);
+
+typedef struct BatchNorm {
+    char name[LAYER_NAME_MAX];
+    int weight, bias, running_mean, running_var, num_batches_tracked;
+    real eps, momentum;
+} BatchNorm;
+
+void bn_register(BatchNorm *b, ParamTable *t, const char *name, int c, real eps, real momentum);
+Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x);
+
+typedef struct Linear {
+    char name[LAYER_NAME_MAX];
+    int weight, bias; /* bias -1 when absent */
+    int in, out;
+} Linear;
+
+void linear_register(Linear *l, ParamTable *t, const char *name, int in, int out, int bias);
+Tensor *linear_apply(Tape *t, const ParamTable *p, const Linear *l, Tensor *x);
+
+/* Module output reporting for --dump, with printf-style names. */
+void layer_named(Tape *t, const Tensor *x, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
+
+/* PyTorch default initialisation of one layer, drawing from r. */
+void conv_init(const ParamTable *p, const Conv *c, Rng *r);     /* kaiming_uniform(a=sqrt(5)), bias U(+-1/sqrt(fan_in)) */
+void bn_init(const ParamTable *p, const BatchNorm *b);          /* weight 1, bias 0, mean 0, var 1, count 0 */
+void linear_init(const ParamTable *p, const Linear *l, Rng *r); /* as conv_init with fan_in = in */
+/* Xavier-uniform: U(+-sqrt(6/(fan_in+fan_out))). */
+void xavier_uniform(real *w, int fan_out, int fan_in, Rng *r);
+
+/* Dropout (element mask) and drop-connect (per-sample mask) drawing their
+ * masks from the model's RNG when training; identity otherwise. */
+Tensor *dropout_apply(Tape *t, Model *m, Tensor *x, double p);
+Tensor *drop_connect_apply(Tape *t, Model *m, Tensor *x, double rate);
+
+/* Inference memory: when the tape does not record, frees everything
+ * allocated since `mark` except x, which is copied to a fresh allocation.
+ * Returns the tensor to use from then on (x itself when recording). The
+ * caller must not use any other tensor made after the mark. */
+Tensor *keep_only(Tape *t, ArenaMark mark, Tensor *x);
+
+#endif
