@@ -16,13 +16,13 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=c99 $(WARN) -fopenmp -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
+override CFLAGS += -std=c99 $(WARN) -fopenmp -pthread -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
 ifeq ($(PRECISION),64)
 override CFLAGS += -DANOMALY_F64
 else ifneq ($(PRECISION),32)
 $(error PRECISION must be 32 or 64)
 endif
-LDLIBS := -fopenmp -lopenblas -lpng -ljpeg -lm
+LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
