@@ -12,13 +12,20 @@
 #define MAX_OPEN 32
 static AtomicFile *open_files[MAX_OPEN];
 
+/* Threads may write files at once (the data-set generator does). */
 static void track(AtomicFile *f) {
-    for (int i = 0; i < MAX_OPEN; i++)
-        if (!open_files[i]) { open_files[i] = f; return; }
-    fatal("too many output files open at once (writing %s)", f->path);
+    int ok = 0;
+#pragma omp critical(atomic_file_list)
+    for (int i = 0; i < MAX_OPEN && !ok; i++)
+        if (!open_files[i]) {
+            open_files[i] = f;
+            ok = 1;
+        }
+    if (!ok) fatal("too many output files open at once (writing %s)", f->path);
 }
 
 static void untrack(AtomicFile *f) {
+#pragma omp critical(atomic_file_list)
     for (int i = 0; i < MAX_OPEN; i++)
         if (open_files[i] == f) open_files[i] = NULL;
 }
