@@ -18,6 +18,11 @@
 void fatal(const char *fmt, ...) ANOMALY_NORETURN ANOMALY_PRINTF(1, 2);
 void warn(const char *fmt, ...) ANOMALY_PRINTF(1, 2);
 
+/* Writes a one-line message into err[errlen] (when err is not NULL) and
+ * returns -1: the error convention of every reader that reports instead of
+ * exiting (`return error_format(err, errlen, "%s: truncated", path);`). */
+int error_format(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
+
 /* malloc/calloc that call fatal() on failure, naming what was allocated. */
 void *xmalloc(size_t bytes, const char *what);
 void *xcalloc(size_t count, size_t size, const char *what);

@@ -28,6 +28,16 @@ void warn(const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
+int error_format(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
 void *xmalloc(size_t bytes, const char *what) {
     void *p = malloc(bytes ? bytes : 1);
     if (!p) fatal("out of memory allocating %zu bytes for %s", bytes, what);

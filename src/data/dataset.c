@@ -11,17 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static char *join(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = xmalloc(n, "a path");
@@ -71,7 +60,7 @@ static int list_images(const char *dir, Names *out, char *err, size_t errlen) {
     out->v = NULL;
     out->n = 0;
     DIR *d = opendir(dir);
-    if (!d) return set_err(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+    if (!d) return error_format(err, errlen, "cannot list %s: %s", dir, strerror(errno));
     size_t cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -108,14 +97,14 @@ static int join_images(const CsvTable *t, int col, const char *dir, Row *rows, c
         rows[i].name = csv_cell(t, i, col);
         rows[i].row = i;
         if (!rows[i].name[0] || strchr(rows[i].name, '/'))
-            return set_err(err, errlen, "%s:%d: file_name '%s' is not a plain file name", t->path, t->line[i],
+            return error_format(err, errlen, "%s:%d: file_name '%s' is not a plain file name", t->path, t->line[i],
                            rows[i].name);
     }
     if (t->n_rows) qsort(rows, t->n_rows, sizeof *rows, cmp_row);
     for (size_t i = 1; i < t->n_rows; i++)
         if (strcmp(rows[i - 1].name, rows[i].name) == 0) {
             int a = t->line[rows[i - 1].row], b = t->line[rows[i].row];
-            return set_err(err, errlen, "%s: file name %s appears on lines %d and %d", t->path, rows[i].name,
+            return error_format(err, errlen, "%s: file name %s appears on lines %d and %d", t->path, rows[i].name,
                            a < b ? a : b, a < b ? b : a);
         }
     Names imgs;
@@ -129,12 +118,12 @@ static int join_images(const CsvTable *t, int col, const char *dir, Row *rows, c
             j++;
         } else if (c < 0) {
             char *full = join(dir, rows[i].name);
-            rc = set_err(err, errlen, "%s: %s (named on line %d of %s)", full,
+            rc = error_format(err, errlen, "%s: %s (named on line %d of %s)", full,
                          is_file(full) ? "not a .png, .jpg or .jpeg image" : "no such image",
                          t->line[rows[i].row], t->path);
             free(full);
         } else {
-            rc = set_err(err, errlen, "%s/%s: image not named by any row of %s", dir, imgs.v[j], t->path);
+            rc = error_format(err, errlen, "%s/%s: image not named by any row of %s", dir, imgs.v[j], t->path);
         }
     }
     names_free(&imgs);
@@ -188,7 +177,7 @@ static int find_sorted(char *const *v, int n, const char *key) {
 static int load_train(Dataset *ds, char *err, size_t errlen) {
     char *csv = find_table(ds->root, "train", "train_df.csv");
     if (!csv)
-        return set_err(err, errlen, "%s: no train_df.csv (looked in %s/ and %s/train/)", ds->root, ds->root,
+        return error_format(err, errlen, "%s: no train_df.csv (looked in %s/ and %s/train/)", ds->root, ds->root,
                        ds->root);
     CsvTable t;
     int rc = csv_read(csv, &t, err, errlen);
@@ -203,7 +192,7 @@ static int load_train(Dataset *ds, char *err, size_t errlen) {
         require_column(&t, "label", &c_label, err, errlen))
         goto fail;
     if (t.n_rows == 0) {
-        set_err(err, errlen, "%s: no rows", t.path);
+        error_format(err, errlen, "%s: no rows", t.path);
         goto fail;
     }
     for (size_t i = 0; i < t.n_rows; i++) {
@@ -211,12 +200,12 @@ static int load_train(Dataset *ds, char *err, size_t errlen) {
                    *lab = csv_cell(&t, i, c_label);
         size_t nc = strlen(cls);
         if (!cls[0] || !st[0] || strchr(cls, '-')) {
-            set_err(err, errlen, "%s:%d: class '%s' and state '%s' must be non-empty, the class without '-'",
+            error_format(err, errlen, "%s:%d: class '%s' and state '%s' must be non-empty, the class without '-'",
                     t.path, t.line[i], cls, st);
             goto fail;
         }
         if (strncmp(lab, cls, nc) != 0 || lab[nc] != '-' || strcmp(lab + nc + 1, st) != 0) {
-            set_err(err, errlen, "%s:%d: label '%s' is not class + \"-\" + state ('%s-%s')", t.path,
+            error_format(err, errlen, "%s:%d: label '%s' is not class + \"-\" + state ('%s-%s')", t.path,
                     t.line[i], lab, cls, st);
             goto fail;
         }
@@ -337,7 +326,7 @@ static int load_submission(Dataset *ds, char *err, size_t errlen) {
     Keyed *test = NULL;
     if ((rc = require_column(&t, "index", &c_index, err, errlen)) != 0) goto done;
     if (t.n_rows != ds->n_test) {
-        rc = set_err(err, errlen, "%s: %zu rows for %zu test images", t.path, t.n_rows, ds->n_test);
+        rc = error_format(err, errlen, "%s: %zu rows for %zu test images", t.path, t.n_rows, ds->n_test);
         goto done;
     }
     test = xmalloc(ds->n_test * sizeof *test, "test indices");
@@ -345,7 +334,7 @@ static int load_submission(Dataset *ds, char *err, size_t errlen) {
     qsort(test, ds->n_test, sizeof *test, cmp_keyed);
     for (size_t i = 1; i < ds->n_test; i++)
         if (strcmp(test[i - 1].key, test[i].key) == 0) {
-            rc = set_err(err, errlen, "%s: test index '%s' appears twice", ds->root, test[i].key);
+            rc = error_format(err, errlen, "%s: test index '%s' appears twice", ds->root, test[i].key);
             goto done;
         }
     unsigned char *used = xcalloc(ds->n_test, 1, "submission check");
@@ -353,10 +342,10 @@ static int load_submission(Dataset *ds, char *err, size_t errlen) {
         Keyed key = {csv_cell(&t, r, c_index), 0};
         const Keyed *hit = bsearch(&key, test, ds->n_test, sizeof *test, cmp_keyed);
         if (!hit)
-            rc = set_err(err, errlen, "%s:%d: index '%s' is not a test image's index", t.path, t.line[r],
+            rc = error_format(err, errlen, "%s:%d: index '%s' is not a test image's index", t.path, t.line[r],
                          key.key);
         else if (used[hit->pos]++)
-            rc = set_err(err, errlen, "%s:%d: index '%s' appears twice", t.path, t.line[r], key.key);
+            rc = error_format(err, errlen, "%s:%d: index '%s' appears twice", t.path, t.line[r], key.key);
         else
             ds->sub_test[r] = hit->pos;
     }
@@ -369,7 +358,7 @@ done:
 
 int dataset_open(const char *root, Dataset *ds, char *err, size_t errlen) {
     memset(ds, 0, sizeof *ds);
-    if (!is_dir(root)) return set_err(err, errlen, "%s: no such data directory", root);
+    if (!is_dir(root)) return error_format(err, errlen, "%s: no such data directory", root);
     ds->root = xstrdup(root);
     if (load_train(ds, err, errlen) || load_test(ds, err, errlen) || load_submission(ds, err, errlen)) {
         dataset_free(ds);

@@ -13,17 +13,6 @@
 
 #define FOLDS_MAX_FILE_BYTES ((size_t)256 << 20)
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- the .npy header: a Python dict literal ---- */
 
 typedef struct NpyHeader {
@@ -99,7 +88,7 @@ static int parse_header(const uint8_t *d, size_t n, const char *path, NpyHeader 
                         size_t errlen) {
     memset(h, 0, sizeof *h);
     if (n < 10 || memcmp(d, "\x93NUMPY", 6) != 0)
-        return set_err(err, errlen, "%s: not a .npy file (no NUMPY magic)", path);
+        return error_format(err, errlen, "%s: not a .npy file (no NUMPY magic)", path);
     size_t hlen, start;
     if (d[6] == 1) {
         hlen = (size_t)d[8] | (size_t)d[9] << 8;
@@ -108,9 +97,9 @@ static int parse_header(const uint8_t *d, size_t n, const char *path, NpyHeader 
         hlen = (size_t)d[8] | (size_t)d[9] << 8 | (size_t)d[10] << 16 | (size_t)d[11] << 24;
         start = 12;
     } else {
-        return set_err(err, errlen, "%s: unsupported .npy version %d.%d", path, d[6], d[7]);
+        return error_format(err, errlen, "%s: unsupported .npy version %d.%d", path, d[6], d[7]);
     }
-    if (hlen > n - start) return set_err(err, errlen, "%s: truncated .npy header", path);
+    if (hlen > n - start) return error_format(err, errlen, "%s: truncated .npy header", path);
     h->data_offset = start + hlen;
     Lexer x = {(const char *)d + start, (const char *)d + start + hlen};
     int seen[3] = {0, 0, 0};
@@ -141,7 +130,7 @@ static int parse_header(const uint8_t *d, size_t n, const char *path, NpyHeader 
     if (!seen[0] || !seen[1] || !seen[2]) goto bad;
     return 0;
 bad:
-    return set_err(err, errlen, "%s: malformed .npy header", path);
+    return error_format(err, errlen, "%s: malformed .npy header", path);
 }
 
 /* ---- reading ---- */
@@ -161,7 +150,7 @@ static int from_object_array(const uint8_t *d, size_t n, const char *path, const
     for (int k = 0; same && k < a.ndim; k++) same = a.shape[k] == h->shape[k];
     if (!same || a.ndim != 2 || a.shape[1] != 2 || a.shape[0] < 1 || a.shape[0] > 1000000) {
         npy_pickle_free(&a);
-        return set_err(err, errlen, "%s: expected a (K, 2) object array of index arrays", path);
+        return error_format(err, errlen, "%s: expected a (K, 2) object array of index arrays", path);
     }
     f->k = (int)a.shape[0];
     f->folds = xcalloc((size_t)f->k, sizeof *f->folds, "folds");
@@ -180,18 +169,18 @@ static int from_int_array(const uint8_t *d, size_t n, const char *path, const Np
     const char *t = h->descr;
     if (strlen(t) != 3 || (t[0] != '<' && t[0] != '|') || (t[1] != 'i' && t[1] != 'u') ||
         (t[2] != '1' && t[2] != '2' && t[2] != '4' && t[2] != '8'))
-        return set_err(err, errlen, "%s: dtype '%s' is not little-endian integers or pickled objects", path,
+        return error_format(err, errlen, "%s: dtype '%s' is not little-endian integers or pickled objects", path,
                        t);
     int isz = t[2] - '0', is_signed = t[1] == 'i';
     uint64_t count = 1;
     for (int k = 0; k < h->ndim; k++) {
         uint64_t s = (uint64_t)h->shape[k];
         if (s > FOLDS_MAX_FILE_BYTES || (s && count > FOLDS_MAX_FILE_BYTES / s))
-            return set_err(err, errlen, "%s: array too large", path);
+            return error_format(err, errlen, "%s: array too large", path);
         count *= s;
     }
     if (count * (uint64_t)isz != n - h->data_offset)
-        return set_err(err, errlen, "%s: holds %zu data bytes, its shape needs %llu", path,
+        return error_format(err, errlen, "%s: holds %zu data bytes, its shape needs %llu", path,
                        n - h->data_offset, (unsigned long long)(count * (uint64_t)isz));
     int64_t *v = xmalloc((count ? count : 1) * sizeof *v, "fold indices");
     for (uint64_t i = 0; i < count; i++) {
@@ -218,7 +207,7 @@ static int from_int_array(const uint8_t *d, size_t n, const char *path, const Np
         int64_t K = 0;
         for (uint64_t i = 0; i < count; i++) {
             if (v[i] < 0 || v[i] >= (int64_t)count) {
-                rc = set_err(err, errlen, "%s: fold number %lld of sample %llu is out of range", path,
+                rc = error_format(err, errlen, "%s: fold number %lld of sample %llu is out of range", path,
                              (long long)v[i], (unsigned long long)i);
                 break;
             }
@@ -227,9 +216,9 @@ static int from_int_array(const uint8_t *d, size_t n, const char *path, const Np
         size_t *sizes = xcalloc((size_t)K + 1, sizeof *sizes, "fold sizes");
         for (uint64_t i = 0; rc == 0 && i < count; i++) sizes[v[i]]++;
         for (int64_t k = 0; rc == 0 && k < K; k++)
-            if (!sizes[k]) rc = set_err(err, errlen, "%s: fold %lld has no samples", path, (long long)k);
+            if (!sizes[k]) rc = error_format(err, errlen, "%s: fold %lld has no samples", path, (long long)k);
         if (rc == 0 && K < 2)
-            rc = set_err(err, errlen, "%s: a fold-number array needs at least 2 folds", path);
+            rc = error_format(err, errlen, "%s: a fold-number array needs at least 2 folds", path);
         if (rc == 0) {
             f->k = (int)K;
             f->folds = xcalloc((size_t)K, sizeof *f->folds, "folds");
@@ -247,7 +236,7 @@ static int from_int_array(const uint8_t *d, size_t n, const char *path, const Np
         }
         free(sizes);
     } else {
-        rc = set_err(err, errlen,
+        rc = error_format(err, errlen,
                      "%s: an integer array of this shape is not a fold file "
                      "(expected (K, 2, M) or per-sample fold numbers (N,))",
                      path);
@@ -323,7 +312,7 @@ void folds_write(const char *path, const Folds *f) {
 /* ---- checks and the stratified split ---- */
 
 int folds_validate(const Folds *f, size_t n, char *err, size_t errlen) {
-    if (f->k < 1) return set_err(err, errlen, "no folds");
+    if (f->k < 1) return error_format(err, errlen, "no folds");
     unsigned char *seen = xmalloc(n ? n : 1, "fold check");
     unsigned char *in_val = xcalloc(n ? n : 1, 1, "fold check");
     int rc = 0;
@@ -335,18 +324,18 @@ int folds_validate(const Folds *f, size_t n, char *err, size_t errlen) {
             size_t m = j ? fd->n_val : fd->n_train;
             for (size_t i = 0; i < m; i++) {
                 if (v[i] < 0 || (uint64_t)v[i] >= n) {
-                    rc = set_err(err, errlen, "fold %d: index %lld is outside 0..%zu", k + 1, (long long)v[i],
+                    rc = error_format(err, errlen, "fold %d: index %lld is outside 0..%zu", k + 1, (long long)v[i],
                                  n ? n - 1 : 0);
                     break;
                 }
                 if (seen[v[i]]) {
-                    rc = set_err(err, errlen, "fold %d: index %lld appears twice", k + 1, (long long)v[i]);
+                    rc = error_format(err, errlen, "fold %d: index %lld appears twice", k + 1, (long long)v[i]);
                     break;
                 }
                 seen[v[i]] = 1;
                 if (j) {
                     if (in_val[v[i]]) {
-                        rc = set_err(err, errlen, "index %lld is in the validation set of two folds",
+                        rc = error_format(err, errlen, "index %lld is in the validation set of two folds",
                                      (long long)v[i]);
                         break;
                     }
@@ -355,10 +344,10 @@ int folds_validate(const Folds *f, size_t n, char *err, size_t errlen) {
             }
         }
         if (rc == 0 && fd->n_train + fd->n_val != n)
-            rc = set_err(err, errlen, "fold %d covers %zu of %zu samples", k + 1, fd->n_train + fd->n_val, n);
+            rc = error_format(err, errlen, "fold %d covers %zu of %zu samples", k + 1, fd->n_train + fd->n_val, n);
     }
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (!in_val[i]) rc = set_err(err, errlen, "index %zu is in no validation set", i);
+        if (!in_val[i]) rc = error_format(err, errlen, "index %zu is in no validation set", i);
     free(seen);
     free(in_val);
     return rc;

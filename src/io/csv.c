@@ -9,21 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int io_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size, char *err, size_t errlen) {
     *data = NULL;
     *size = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        error_format(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     /* Grown as we go rather than sized by fseek, so pipes and files that
@@ -45,12 +36,12 @@ int io_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *siz
     fclose(fp);
     if (bad) {
         free(buf);
-        set_err(err, errlen, "%s: read error: %s", path, strerror(e));
+        error_format(err, errlen, "%s: read error: %s", path, strerror(e));
         return -1;
     }
     if (n > max_bytes) {
         free(buf);
-        set_err(err, errlen, "%s: file too large (over %zu bytes)", path, max_bytes);
+        error_format(err, errlen, "%s: file too large (over %zu bytes)", path, max_bytes);
         return -1;
     }
     buf[n] = 0;
@@ -95,7 +86,7 @@ static int parse_field(Parser *p) {
         p->pos++;
         for (;;) {
             if (p->pos >= p->n) {
-                set_err(p->err, p->errlen, "%s:%d: unterminated quoted field", p->path, start_line);
+                error_format(p->err, p->errlen, "%s:%d: unterminated quoted field", p->path, start_line);
                 return -1;
             }
             uint8_t c = p->in[p->pos];
@@ -109,7 +100,7 @@ static int parse_field(Parser *p) {
                 break;
             }
             if (c == 0) {
-                set_err(p->err, p->errlen, "%s:%d: NUL byte in a field", p->path, p->line);
+                error_format(p->err, p->errlen, "%s:%d: NUL byte in a field", p->path, p->line);
                 return -1;
             }
             /* A line break inside quotes is data, but still a line of the file. */
@@ -118,14 +109,14 @@ static int parse_field(Parser *p) {
             p->pos++;
         }
         if (!at_line_end(p) && p->in[p->pos] != ',') {
-            set_err(p->err, p->errlen, "%s:%d: unexpected character '%c' after a closing quote", p->path,
+            error_format(p->err, p->errlen, "%s:%d: unexpected character '%c' after a closing quote", p->path,
                     p->line, p->in[p->pos]);
             return -1;
         }
     } else {
         while (!at_line_end(p) && p->in[p->pos] != ',') {
             if (p->in[p->pos] == 0) {
-                set_err(p->err, p->errlen, "%s:%d: NUL byte in a field", p->path, p->line);
+                error_format(p->err, p->errlen, "%s:%d: NUL byte in a field", p->path, p->line);
                 return -1;
             }
             *p->out++ = (char)p->in[p->pos++];
@@ -185,7 +176,7 @@ int csv_read(const char *path, CsvTable *t, char *err, size_t errlen) {
             continue;
         }
         if (fields != n_cols) {
-            set_err(err, errlen, "%s:%d: expected %d fields (as in the header), found %d", path, row_line,
+            error_format(err, errlen, "%s:%d: expected %d fields (as in the header), found %d", path, row_line,
                     n_cols, fields);
             goto fail;
         }
@@ -196,7 +187,7 @@ int csv_read(const char *path, CsvTable *t, char *err, size_t errlen) {
         lines[n_rows++] = row_line;
     }
     if (n_cols < 0) {
-        set_err(err, errlen, "%s: empty file (no header row)", path);
+        error_format(err, errlen, "%s: empty file (no header row)", path);
         goto fail;
     }
     t->path = xstrdup(path);
@@ -214,7 +205,7 @@ int csv_read(const char *path, CsvTable *t, char *err, size_t errlen) {
     for (int a = 0; a < n_cols; a++)
         for (int b = a + 1; b < n_cols; b++)
             if (strcmp(t->header[a], t->header[b]) == 0) {
-                set_err(err, errlen, "%s:1: column '%s' appears twice in the header", path, t->header[a]);
+                error_format(err, errlen, "%s:1: column '%s' appears twice in the header", path, t->header[a]);
                 csv_free(t);
                 return -1;
             }
@@ -259,7 +250,7 @@ int csv_column_checked(const CsvTable *t, const char *name, char *err, size_t er
         if (w < 0) break;
         used += (size_t)w;
     }
-    set_err(err, errlen, "%s: no column '%s' (the columns are: %s)", t->path, name, have);
+    error_format(err, errlen, "%s: no column '%s' (the columns are: %s)", t->path, name, have);
     return -1;
 }
 

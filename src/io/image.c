@@ -22,15 +22,6 @@
 
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int size_ok(long long w, long long h) {
     return w >= 1 && h >= 1 && w <= IMAGE_MAX_SIDE && h <= IMAGE_MAX_SIDE && w * h <= IMAGE_MAX_PIXELS;
 }
@@ -145,7 +136,7 @@ static int read_png(const char *path, const uint8_t *data, size_t size, Image *i
     if (s.png) s.info = png_create_info_struct(s.png);
     if (!s.png || !s.info) {
         if (s.png) png_destroy_read_struct(&s.png, NULL, NULL);
-        set_err(err, errlen, "%s: cannot set up the PNG decoder", path);
+        error_format(err, errlen, "%s: cannot set up the PNG decoder", path);
         return -1;
     }
     int rc = png_decode(&s, img);
@@ -154,7 +145,7 @@ static int read_png(const char *path, const uint8_t *data, size_t size, Image *i
     free(s.rows);
     if (rc != 0) {
         image_free(img);
-        set_err(err, errlen, "%s: cannot read PNG: %s", path, s.msg[0] ? s.msg : "unknown error");
+        error_format(err, errlen, "%s: cannot read PNG: %s", path, s.msg[0] ? s.msg : "unknown error");
     }
     return rc;
 }
@@ -238,7 +229,7 @@ static int read_jpeg(const char *path, const uint8_t *data, size_t size, Image *
     free(s->row);
     if (rc != 0) {
         image_free(img);
-        set_err(err, errlen, "%s: cannot read JPEG: %s", path, s->msg[0] ? s->msg : "unknown error");
+        error_format(err, errlen, "%s: cannot read JPEG: %s", path, s->msg[0] ? s->msg : "unknown error");
     }
     free(s);
     return rc;
@@ -256,7 +247,7 @@ int image_read(const char *path, Image *img, char *err, size_t errlen) {
     } else if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
         rc = read_jpeg(path, data, size, img, err, errlen);
     } else {
-        set_err(err, errlen, "%s: not a PNG or JPEG file (%s)", path,
+        error_format(err, errlen, "%s: not a PNG or JPEG file (%s)", path,
                 size == 0 ? "it is empty" : "unknown signature");
         rc = -1;
     }

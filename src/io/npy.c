@@ -18,17 +18,6 @@ static int host_is_little(void) {
     return b == 1;
 }
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 const char *npy_dtype_name(NpyDtype d) {
     switch (d) {
     case NPY_F4: return "float32";
@@ -140,64 +129,64 @@ int npy_parse_header(const unsigned char *buf, size_t len, NpyHeader *h, char *e
                      size_t errlen) {
     memset(h, 0, sizeof *h);
     if (len < 8 || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
-        return set_err(err, errlen, "not a .npy file (bad magic)");
+        return error_format(err, errlen, "not a .npy file (bad magic)");
     h->major = buf[6];
     h->minor = buf[7];
     if (h->major < 1 || h->major > 3 || h->minor != 0)
-        return set_err(err, errlen, "unsupported .npy format version %d.%d", h->major, h->minor);
+        return error_format(err, errlen, "unsupported .npy format version %d.%d", h->major, h->minor);
     size_t lenbytes = h->major == 1 ? 2 : 4;
-    if (len < 8 + lenbytes) return set_err(err, errlen, "truncated .npy header");
+    if (len < 8 + lenbytes) return error_format(err, errlen, "truncated .npy header");
     size_t hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
     if (lenbytes == 4) hlen |= (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
     h->data_offset = 8 + lenbytes + hlen;
     if (len < h->data_offset)
-        return set_err(err, errlen, "truncated .npy header (%zu of %zu bytes)", len, h->data_offset);
+        return error_format(err, errlen, "truncated .npy header (%zu of %zu bytes)", len, h->data_offset);
 
     Lex l = {(const char *)buf + 8 + lenbytes, hlen, 0};
     int have_descr = 0, have_fortran = 0, have_shape = 0;
-    if (!lex_char(&l, '{')) return set_err(err, errlen, "malformed .npy header: '{' expected");
+    if (!lex_char(&l, '{')) return error_format(err, errlen, "malformed .npy header: '{' expected");
     for (;;) {
         char key[32];
         if (lex_char(&l, '}')) break;
         if (!lex_string(&l, key, sizeof key) || !lex_char(&l, ':'))
-            return set_err(err, errlen, "malformed .npy header: key expected at header byte %zu", l.i);
+            return error_format(err, errlen, "malformed .npy header: key expected at header byte %zu", l.i);
         if (strcmp(key, "descr") == 0 && !have_descr) {
             if (!lex_string(&l, h->descr, sizeof h->descr))
-                return set_err(err, errlen, "unsupported .npy dtype (structured or malformed descr)");
+                return error_format(err, errlen, "unsupported .npy dtype (structured or malformed descr)");
             have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0 && !have_fortran) {
             if (lex_word(&l, "True")) h->fortran_order = 1;
             else if (lex_word(&l, "False")) h->fortran_order = 0;
-            else return set_err(err, errlen, "malformed .npy header: fortran_order must be True or False");
+            else return error_format(err, errlen, "malformed .npy header: fortran_order must be True or False");
             have_fortran = 1;
         } else if (strcmp(key, "shape") == 0 && !have_shape) {
-            if (!lex_char(&l, '(')) return set_err(err, errlen, "malformed .npy header: shape tuple expected");
+            if (!lex_char(&l, '(')) return error_format(err, errlen, "malformed .npy header: shape tuple expected");
             while (!lex_char(&l, ')')) {
                 int64_t d;
                 if (h->ndim == NPY_MAX_DIMS)
-                    return set_err(err, errlen, "array rank above %d is not supported", NPY_MAX_DIMS);
+                    return error_format(err, errlen, "array rank above %d is not supported", NPY_MAX_DIMS);
                 if (!lex_int(&l, &d))
-                    return set_err(err, errlen, "malformed .npy header: bad shape at header byte %zu", l.i);
+                    return error_format(err, errlen, "malformed .npy header: bad shape at header byte %zu", l.i);
                 h->shape[h->ndim++] = d;
                 if (!lex_char(&l, ',')) {
                     if (!lex_char(&l, ')'))
-                        return set_err(err, errlen, "malformed .npy header: bad shape at header byte %zu", l.i);
+                        return error_format(err, errlen, "malformed .npy header: bad shape at header byte %zu", l.i);
                     break;
                 }
             }
             have_shape = 1;
         } else {
-            return set_err(err, errlen, "malformed .npy header: unexpected or repeated key '%s'", key);
+            return error_format(err, errlen, "malformed .npy header: unexpected or repeated key '%s'", key);
         }
         if (!lex_char(&l, ',')) {
-            if (!lex_char(&l, '}')) return set_err(err, errlen, "malformed .npy header: ',' or '}' expected");
+            if (!lex_char(&l, '}')) return error_format(err, errlen, "malformed .npy header: ',' or '}' expected");
             break;
         }
     }
     lex_ws(&l);
-    if (l.i != l.n) return set_err(err, errlen, "malformed .npy header: text after the dict");
+    if (l.i != l.n) return error_format(err, errlen, "malformed .npy header: text after the dict");
     if (!have_descr || !have_fortran || !have_shape)
-        return set_err(err, errlen, "malformed .npy header: missing %s",
+        return error_format(err, errlen, "malformed .npy header: missing %s",
                        !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
     return 0;
 }
@@ -214,13 +203,13 @@ static int dtype_from_descr(const char *d, NpyDtype *out) {
 
 int npy_read(const char *path, NpyArray *a, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
-    if (!host_is_little()) return set_err(err, errlen, "%s: .npy reading needs a little-endian host", path);
+    if (!host_is_little()) return error_format(err, errlen, "%s: .npy reading needs a little-endian host", path);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!fp) return error_format(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);
-        return set_err(err, errlen, "%s: not a regular file", path);
+        return error_format(err, errlen, "%s: not a regular file", path);
     }
     size_t fsize = (size_t)st.st_size;
     /* The header: 12 bytes tell its length, which is at most 4 GiB (v2). */
@@ -240,28 +229,28 @@ int npy_read(const char *path, NpyArray *a, char *err, size_t errlen) {
     if (hdr_total > got) hdr_total = got + fread(hb + got, 1, hdr_total - got, fp);
     int rc = npy_parse_header(hb, hdr_total, &h, why, sizeof why);
     free(hb);
-    if (rc) { fclose(fp); return set_err(err, errlen, "%s: %s", path, why); }
+    if (rc) { fclose(fp); return error_format(err, errlen, "%s: %s", path, why); }
 
     NpyDtype dt;
     if (strcmp(h.descr, "|O") == 0 || strcmp(h.descr, "O") == 0) {
         fclose(fp);
-        return set_err(err, errlen, "%s: object array (a pickle), not a plain numeric array", path);
+        return error_format(err, errlen, "%s: object array (a pickle), not a plain numeric array", path);
     }
     if (dtype_from_descr(h.descr, &dt)) {
         fclose(fp);
         if (h.descr[0] == '>')
-            return set_err(err, errlen, "%s: big-endian dtype '%s' is not supported", path, h.descr);
-        return set_err(err, errlen, "%s: unsupported dtype '%s' (want <f4 <f8 <i8 <i4 |u1 |b1)", path, h.descr);
+            return error_format(err, errlen, "%s: big-endian dtype '%s' is not supported", path, h.descr);
+        return error_format(err, errlen, "%s: unsupported dtype '%s' (want <f4 <f8 <i8 <i4 |u1 |b1)", path, h.descr);
     }
     if (h.fortran_order) {
         fclose(fp);
-        return set_err(err, errlen, "%s: Fortran-ordered arrays are not supported (save with C order)", path);
+        return error_format(err, errlen, "%s: Fortran-ordered arrays are not supported (save with C order)", path);
     }
     size_t isz = npy_dtype_size(dt), numel = 1;
     for (int i = 0; i < h.ndim; i++) {
         if (h.shape[i] != 0 && numel > (SIZE_MAX / isz) / (size_t)h.shape[i]) {
             fclose(fp);
-            return set_err(err, errlen, "%s: array too large", path);
+            return error_format(err, errlen, "%s: array too large", path);
         }
         numel *= (size_t)h.shape[i];
     }
@@ -270,7 +259,7 @@ int npy_read(const char *path, NpyArray *a, char *err, size_t errlen) {
         char shp[160];
         npy_format_shape(shp, sizeof shp, h.ndim, h.shape);
         fclose(fp);
-        return set_err(err, errlen, "%s: %s: header says %s %s (%zu bytes of data), the file has %zu",
+        return error_format(err, errlen, "%s: %s: header says %s %s (%zu bytes of data), the file has %zu",
                        path, have < want ? "truncated" : "size mismatch", npy_dtype_name(dt), shp,
                        want, have);
     }
@@ -278,7 +267,7 @@ int npy_read(const char *path, NpyArray *a, char *err, size_t errlen) {
     if (fread(data, 1, want, fp) != want) {
         free(data);
         fclose(fp);
-        return set_err(err, errlen, "%s: read error (truncated?)", path);
+        return error_format(err, errlen, "%s: read error (truncated?)", path);
     }
     fclose(fp);
     if (dt == NPY_B1) {
@@ -287,7 +276,7 @@ int npy_read(const char *path, NpyArray *a, char *err, size_t errlen) {
             if (b[i] > 1) {
                 unsigned bad = b[i];
                 free(data);
-                return set_err(err, errlen, "%s: bool element %zu holds byte %u", path, i, bad);
+                return error_format(err, errlen, "%s: bool element %zu holds byte %u", path, i, bad);
             }
     }
     a->dtype = dt;
@@ -309,7 +298,7 @@ int npy_expect(const NpyArray *a, const char *path, NpyDtype dtype, int ndim, ch
     char shp[160], rank[32] = "";
     npy_format_shape(shp, sizeof shp, a->ndim, a->shape);
     if (ndim >= 0) snprintf(rank, sizeof rank, " of rank %d", ndim);
-    return set_err(err, errlen, "%s: expected a%s %s array%s, got %s of shape %s", path,
+    return error_format(err, errlen, "%s: expected a%s %s array%s, got %s of shape %s", path,
                    dtype == NPY_I8 || dtype == NPY_I4 ? "n" : "", npy_dtype_name(dtype), rank,
                    npy_dtype_name(a->dtype), shp);
 }

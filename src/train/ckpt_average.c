@@ -11,15 +11,6 @@
 #include "anomaly/error.h"
 #include "anomaly/safetensors.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* a rounded to p significant bits, exponents below emin sharing emin's
  * spacing (subnormals); round half to even, as the hardware does. */
 static double round_to_bits(double a, int p, int emin) {
@@ -142,28 +133,28 @@ static int check_alike(const SafeTensors *st, int n, char *err, size_t errlen) {
         for (int i = 0; i < a->count; i++) {
             const StTensor *x = &a->tensors[i], *y = safetensors_find(b, x->name);
             if (!y)
-                return fail(err, errlen, "%s has no tensor '%s' (%s has it): the checkpoints are not of one model",
+                return error_format(err, errlen, "%s has no tensor '%s' (%s has it): the checkpoints are not of one model",
                             b->path, x->name, a->path);
             if (x->dtype != y->dtype)
-                return fail(err, errlen, "tensor '%s' is %s in %s but %s in %s", x->name, st_dtype_name(x->dtype),
+                return error_format(err, errlen, "tensor '%s' is %s in %s but %s in %s", x->name, st_dtype_name(x->dtype),
                             a->path, st_dtype_name(y->dtype), b->path);
             if (!same_shape(x, y)) {
                 char sa[160], sb[160];
                 st_format_shape(sa, sizeof sa, x->ndim, x->shape);
                 st_format_shape(sb, sizeof sb, y->ndim, y->shape);
-                return fail(err, errlen, "tensor '%s' has shape %s in %s but %s in %s", x->name, sa, a->path, sb,
+                return error_format(err, errlen, "tensor '%s' has shape %s in %s but %s in %s", x->name, sa, a->path, sb,
                             b->path);
             }
         }
         for (int i = 0; i < b->count; i++)
             if (!safetensors_find(a, b->tensors[i].name))
-                return fail(err, errlen, "%s has a tensor '%s' that %s lacks: the checkpoints are not of one model",
+                return error_format(err, errlen, "%s has a tensor '%s' that %s lacks: the checkpoints are not of one model",
                             b->path, b->tensors[i].name, a->path);
     }
     for (int i = 0; i < a->count; i++) {
         StDtype d = a->tensors[i].dtype;
         if (!is_float(d) && !is_signed_int(d) && !is_unsigned_int(d))
-            return fail(err, errlen, "tensor '%s' of %s is %s, which averaging does not support", a->tensors[i].name,
+            return error_format(err, errlen, "tensor '%s' of %s is %s, which averaging does not support", a->tensors[i].name,
                         a->path, st_dtype_name(d));
     }
     return 0;
@@ -174,10 +165,10 @@ static int check_weights(const double *weights, int n, double *w, int *normalise
     for (int i = 0; i < n; i++) {
         w[i] = weights ? weights[i] : 1.0 / n;
         if (!isfinite(w[i]) || w[i] < 0)
-            return fail(err, errlen, "weight %d is %g; weights must be finite and not negative", i + 1, w[i]);
+            return error_format(err, errlen, "weight %d is %g; weights must be finite and not negative", i + 1, w[i]);
         sum += w[i];
     }
-    if (!(sum > 0)) return fail(err, errlen, "the weights sum to 0");
+    if (!(sum > 0)) return error_format(err, errlen, "the weights sum to 0");
     *normalised = fabs(sum - 1) > 1e-6;
     if (*normalised)
         for (int i = 0; i < n; i++) w[i] /= sum;
@@ -210,7 +201,7 @@ static void add_metadata(StWriter *wr, const SafeTensors *st, int n, const doubl
 
 int checkpoint_average(const char *const *paths, const double *weights, int n, const char *out_path,
                        int *normalised, char *err, size_t errlen) {
-    if (n < 1) return fail(err, errlen, "no checkpoints to average");
+    if (n < 1) return error_format(err, errlen, "no checkpoints to average");
     double *w = xmalloc((size_t)n * sizeof *w, "weights");
     int norm = 0;
     if (check_weights(weights, n, w, &norm, err, errlen) != 0) {

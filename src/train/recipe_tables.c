@@ -8,15 +8,6 @@
 #include "anomaly/error.h"
 #include "recipe_ast.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 char *recipe_resolve(const char *root, const char *path) {
     if (path[0] == '/' || !root || !root[0] || strcmp(root, ".") == 0) return xstrdup(path);
     size_t a = strlen(root), b = strlen(path);
@@ -37,7 +28,7 @@ int recipe_read_labels(const char *path, char ***labels, int *n_labels, char *er
     if (csv_read(path, &t, err, errlen) != 0) return -1;
     int col = csv_column_checked(&t, "label", err, errlen);
     if (col < 0 || t.n_rows == 0) {
-        if (col >= 0) fail(err, errlen, "%s: has no rows, so no labels", path);
+        if (col >= 0) error_format(err, errlen, "%s: has no rows, so no labels", path);
         csv_free(&t);
         return -1;
     }
@@ -102,11 +93,11 @@ static int vote_check_rows(const CsvTable *t, const char *path, char *const *ind
     int ci = csv_column_checked(t, "index", err, errlen);
     if (ci < 0) return -1;
     if (t->n_rows != n)
-        return fail(err, errlen, "%s has %zu rows but there are %zu output rows; a table needs one row per "
+        return error_format(err, errlen, "%s has %zu rows but there are %zu output rows; a table needs one row per "
                     "output row, in the same order", path, t->n_rows, n);
     for (size_t i = 0; i < n; i++)
         if (strcmp(csv_cell(t, i, ci), index[i]) != 0)
-            return fail(err, errlen, "%s line %d has index '%s' where output row %zu has index '%s'; the "
+            return error_format(err, errlen, "%s line %d has index '%s' where output row %zu has index '%s'; the "
                         "rows must match the submission row for row", path, t->line[i],
                         csv_cell(t, i, ci), i + 1, index[i]);
     return 0;
@@ -134,7 +125,7 @@ int recipe_vote_table(const char *path, int quirk, char *const *index, size_t n,
     if (!quirk && n_use == 0) {
         free(use);
         csv_free(table);
-        return fail(err, errlen, "%s has no prediction columns (only index and label)", path);
+        return error_format(err, errlen, "%s has no prediction columns (only index and label)", path);
     }
     const char **cells = xmalloc(((size_t)t->n_cols + 1) * sizeof *cells, "a table row");
     for (size_t i = 0; i < n; i++) {
