@@ -7,7 +7,9 @@
  * replays the nodes in reverse. Backward functions ACCUMULATE into gradients
  * (+=), so a tensor used twice (a residual) just receives two contributions.
  *
- * Gradients of activations are allocated lazily (zeroed) by tape_grad(). With
+ * Gradients of activations are allocated lazily (zeroed) by tape_grad(), and
+ * recycled once the op that produced the activation has run its backward
+ * (tape_node_output), so a step holds only the gradients in use. With
  * recording off (inference) no node is pushed and nothing is saved for
  * backward. */
 #ifndef ANOMALY_TAPE_H
@@ -22,7 +24,9 @@ typedef void (*TapeBackwardFn)(Tape *tape, void *ctx);
 typedef struct TapeNode {
     TapeBackwardFn backward;
     void *ctx;
-    const char *op; /* op name, for profiles and error messages */
+    const char *op;    /* op name, for profiles and error messages */
+    const char *layer; /* profile_layer() when pushed (NULL unless profiling) */
+    Tensor *out;       /* the node's output (tape_node_output), or NULL */
 } TapeNode;
 
 /* Called with every named module output when set (the --dump hook). */
@@ -36,6 +40,7 @@ struct Tape {
     int training;   /* 1: train-mode semantics (BN batch stats, dropout) */
     TapeDumpFn dump;
     void *dump_user;
+    void *grad_free; /* recycled gradient buffers (see tape_node_output) */
 };
 
 void tape_init(Tape *t, Arena *arena);
@@ -45,6 +50,13 @@ void tape_reset(Tape *t);
 
 /* Pushes a node; ctx must live in the tape's arena (use tape_ctx). */
 void tape_push(Tape *t, const char *op, TapeBackwardFn fn, void *ctx);
+/* Names the output of the node just pushed. Once that node's backward has
+ * run nothing reads out's gradient any more, so tape_backward recycles the
+ * buffer for later tape_grad calls and sets out->grad to NULL: the step then
+ * holds only the gradients still in use, not one per activation. out must
+ * be a tensor the op made (tape_tensor), never an input or a parameter. */
+void tape_node_output(Tape *t, Tensor *out);
+
 /* Zeroed context storage in the arena. */
 void *tape_ctx(Tape *t, size_t bytes);
 
@@ -53,7 +65,8 @@ void *tape_ctx(Tape *t, size_t bytes);
 Tensor *tape_tensor(Tape *t, int n, int c, int h, int w);
 /* A new tensor viewing existing data (e.g. inputs); requires_grad = 0. */
 Tensor *tape_wrap(Tape *t, real *data, int n, int c, int h, int w);
-/* Gradient buffer of x, allocated zeroed on first use. */
+/* Gradient buffer of x, allocated zeroed on first use (reusing a recycled
+ * buffer when one is large enough). */
 real *tape_grad(Tape *t, Tensor *x);
 
 /* Seeds loss->grad with `seed` (usually 1) and runs all nodes in reverse. */

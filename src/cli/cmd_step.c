@@ -6,6 +6,7 @@
 
 #include "anomaly/error.h"
 #include "anomaly/npy.h"
+#include "anomaly/profile.h"
 #include "anomaly/safetensors.h"
 #include "anomaly/train_step.h"
 #include "cli_model.h"
@@ -58,7 +59,7 @@ int cmd_step(int argc, char **argv) {
     const char *weights = NULL, *input = NULL, *labels_path = NULL, *out = NULL, *grads = NULL;
     const char *criterion = "smoothing", *arcloss = "none", *optimizer = "Adam", *targets = "all";
     double lr = -1, wd = -1;
-    int steps = 1;
+    int steps = 1, profile = 0;
     ArgSpec specs[] = {
         MODEL_FLAG_SPECS(f),
         {"weights", ARG_STRING, &weights, "checkpoint to start from (.safetensors)", NULL, 1},
@@ -76,6 +77,8 @@ int cmd_step(int argc, char **argv) {
         {"steps", ARG_INT, &steps, "number of steps on the batch (default 1)", NULL, 0},
         {"out", ARG_STRING, &out, "updated checkpoint (.safetensors)", NULL, 1},
         {"grads", ARG_STRING, &grads, "the last step's gradients (.safetensors)", NULL, 0},
+        {"profile", ARG_FLAG, &profile, "print each step's time, then the time per op type and per layer "
+         "(without the first step when there are several)", NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     args_parse("step", "--model NAME --num_classes N --weights W --input X.npy --labels L.npy --out W2.safetensors [flags]",
@@ -101,9 +104,30 @@ int cmd_step(int argc, char **argv) {
     Tape t;
     tape_init(&t, &arena);
     long step = 0;
+    profile_enable(profile);
+    const size_t rss_before = profile_rss();
+    double wall = 0;
     for (int k = 0; k < steps; k++) {
+        /* The first step sizes the arena and faults its pages in; a profile
+         * over several steps shows the steady state. */
+        if (profile && k == 1) {
+            profile_reset();
+            wall = 0;
+        }
+        const double start = profile_now(), cpu = profile_cpu_now();
         StepResult r = train_step(m, &t, x, n, h, w, labels, &c, &step);
+        const double sec = profile_now() - start;
+        wall += sec;
         printf("step %d loss %.9g grad_norm %.9g\n", k + 1, r.loss, r.grad_norm);
+        if (profile)
+            printf("time step %d %.6f s (cpu %.6f s)\n", k + 1, sec, profile_cpu_now() - cpu);
+    }
+    if (profile) {
+        printf("peak RSS %.1f MiB (%.1f MiB before the first step), activation arena %.1f MiB\n",
+               (double)profile_peak_rss() / (1 << 20), (double)rss_before / (1 << 20),
+               (double)arena.peak / (1 << 20));
+        profile_report(stdout, steps > 1 ? steps - 1 : 1, wall);
+        profile_enable(0);
     }
     if (grads) {
         /* The gradients as the optimizer saw them (after clipping), by parameter name. */

@@ -25,6 +25,7 @@ static const Command commands[] = {
 
 static void print_version(void) {
     printf("anomaly %s (float%d, OpenMP, OpenBLAS, libpng, libjpeg)\n", ANOMALY_VERSION, REAL_BITS);
+    printf("%s\n", blas_core_note());
 }
 
 static void print_help(void) {

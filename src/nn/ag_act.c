@@ -1,5 +1,7 @@
 /* Autograd wrappers of the elementwise activations. */
 #include "anomaly/ops/act.h"
+#include "anomaly/profile.h"
+#include "ag_fuse.h"
 
 typedef struct ActCtx {
     Tensor *x, *y; /* input and output, same shape */
@@ -9,12 +11,15 @@ typedef struct ActCtx {
 static Tensor *act_apply(Tape *t, Tensor *x, const char *op,
                          void (*forward)(real *, const real *, size_t), TapeBackwardFn backward) {
     Tensor *y = tape_tensor(t, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
     forward(y->data, x->data, tensor_numel(x));
+    profile_stop(start, op, NULL, PROFILE_FORWARD);
     if (t->recording) {
         ActCtx *k = tape_ctx(t, sizeof *k);
         k->x = x;
         k->y = y;
         tape_push(t, op, backward, k);
+        tape_node_output(t, y);
     }
     return y;
 }
@@ -46,10 +51,14 @@ static void sigmoid_node_backward(Tape *t, void *ctx) {
 /* x: any shape; it must live as long as the tape's step (swish and relu
  * read it again in backward, sigmoid reads its own output). */
 Tensor *ag_swish(Tape *t, Tensor *x) {
+    Tensor *y = ag_batchnorm2d_then_act(t, x, BN_ACT_SWISH);
+    if (y) return y;
     return act_apply(t, x, "swish", swish_forward, swish_node_backward);
 }
 
 Tensor *ag_relu(Tape *t, Tensor *x) {
+    Tensor *y = ag_batchnorm2d_then_act(t, x, BN_ACT_RELU);
+    if (y) return y;
     return act_apply(t, x, "relu", relu_forward, relu_node_backward);
 }
 

@@ -1,6 +1,7 @@
 /* Autograd wrappers of the split-attention kernels. */
 #include "anomaly/ops/attn.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
 
 typedef struct RadixCtx {
     Tensor *x, *attn, *out; /* attn: weighted sum only */
@@ -35,11 +36,15 @@ Tensor *ag_radix_softmax(Tape *t, Tensor *x, int card, int radix) {
               card, radix);
     int inner = per / (card * radix);
     Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
     radix_softmax_forward(out->data, x->data, x->n, card, radix, inner);
+    profile_stop(start, "radix_softmax", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && x->requires_grad;
-    if (out->requires_grad)
+    if (out->requires_grad) {
         tape_push(t, "radix_softmax", radix_softmax_backward_node,
                   radix_ctx(t, x, NULL, out, card, radix, inner));
+        tape_node_output(t, out);
+    }
     return out;
 }
 
@@ -57,10 +62,14 @@ Tensor *ag_radix_sum(Tape *t, Tensor *x, int radix) {
         fatal("radix sum: %d channels do not split into radix %d", x->c, radix);
     int c = x->c / radix;
     Tensor *out = tape_tensor(t, x->n, c, x->h, x->w);
+    const double start = profile_start();
     radix_sum_forward(out->data, x->data, x->n, radix, c, x->h * x->w);
+    profile_stop(start, "radix_sum", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && x->requires_grad;
-    if (out->requires_grad)
+    if (out->requires_grad) {
         tape_push(t, "radix_sum", radix_sum_backward_node, radix_ctx(t, x, NULL, out, 1, radix, c));
+        tape_node_output(t, out);
+    }
     return out;
 }
 
@@ -84,10 +93,14 @@ Tensor *ag_radix_weighted_sum(Tape *t, Tensor *x, Tensor *attn, int radix) {
               attn->n, attn->c, attn->h, attn->w, x->n, x->c, x->h, x->w);
     int c = x->c / radix;
     Tensor *out = tape_tensor(t, x->n, c, x->h, x->w);
+    const double start = profile_start();
     radix_weighted_sum_forward(out->data, x->data, attn->data, x->n, radix, c, x->h * x->w);
+    profile_stop(start, "radix_weighted_sum", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && (x->requires_grad || attn->requires_grad);
-    if (out->requires_grad)
+    if (out->requires_grad) {
         tape_push(t, "radix_weighted_sum", radix_weighted_sum_backward_node,
                   radix_ctx(t, x, attn, out, 1, radix, c));
+        tape_node_output(t, out);
+    }
     return out;
 }

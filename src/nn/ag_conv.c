@@ -2,6 +2,7 @@
 #include "anomaly/ops/conv2d.h"
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
 
 typedef struct ConvNode {
     Conv2dShape s;
@@ -24,6 +25,11 @@ static Tensor *keep(Tensor *t, Tensor *view) {
     return t;
 }
 
+/* Multiplies and adds of the forward pass (backward: as much per gradient). */
+static double conv_flops(const Conv2dShape *s) {
+    return 2.0 * s->n * s->oc * s->oh * s->ow * (double)(s->c / s->groups) * s->kh * s->kw;
+}
+
 static void conv_backward(Tape *t, void *ctx) {
     ConvNode *c = ctx;
     if (!c->y->grad) return; /* nothing downstream used the output */
@@ -31,6 +37,7 @@ static void conv_backward(Tape *t, void *ctx) {
     real *dw = c->w->requires_grad ? tape_grad(t, c->w) : NULL;
     real *db = c->b && c->b->requires_grad ? tape_grad(t, c->b) : NULL;
     if (!dx && !dw && !db) return;
+    profile_add_flops(conv_flops(&c->s) * ((dx != NULL) + (dw != NULL)));
     if (c->depthwise) {
         depthwise_conv2d_backward(dx, dw, db, c->y->grad, c->x->data, c->w->data, &c->s);
         return;
@@ -64,6 +71,7 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
     Tensor *y = tape_tensor(t, s.n, s.oc, s.oh, s.ow);
     const int depthwise = s.groups == s.c && s.oc == s.c && s.dh == 1 && s.dw == 1;
     const real *bias = b ? b->data : NULL;
+    const double start = profile_start();
     if (depthwise) {
         depthwise_conv2d_forward(y->data, x->data, w->data, bias, &s);
     } else {
@@ -72,6 +80,8 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
         conv2d_forward(y->data, x->data, w->data, bias, &s, work);
         arena_release(t->arena, m);
     }
+    profile_stop(start, depthwise ? "depthwise_conv2d" : "conv2d", name, PROFILE_FORWARD);
+    profile_add_flops(conv_flops(&s));
 
     y->requires_grad = t->recording && (x->requires_grad || w->requires_grad ||
                                         (b && b->requires_grad));
@@ -84,5 +94,6 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
     c->b = keep(b, &c->b_view);
     c->y = y;
     tape_push(t, depthwise ? "depthwise_conv2d" : "conv2d", conv_backward, c);
+    tape_node_output(t, y);
     return y;
 }

@@ -1,6 +1,7 @@
 /* Autograd wrappers of the elementwise kernels. */
 #include "anomaly/ops/elementwise.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
 
 #include <string.h>
 
@@ -28,7 +29,9 @@ Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) {
         fatal("add: shapes differ: [%d, %d, %d, %d] and [%d, %d, %d, %d]", a->n, a->c, a->h,
               a->w, b->n, b->c, b->h, b->w);
     Tensor *out = tape_tensor(t, a->n, a->c, a->h, a->w);
+    const double start = profile_start();
     add_forward(out->data, a->data, b->data, tensor_numel(a));
+    profile_stop(start, "add", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && (a->requires_grad || b->requires_grad);
     if (out->requires_grad) {
         AddCtx *c = tape_ctx(t, sizeof *c);
@@ -36,6 +39,7 @@ Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) {
         c->b = b;
         c->out = out;
         tape_push(t, "add", add_backward_node, c);
+        tape_node_output(t, out);
     }
     return out;
 }
@@ -60,7 +64,9 @@ Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) {
         fatal("channel scale: scale [%d, %d, %d, %d] does not fit input [%d, %d, %d, %d]", s->n,
               s->c, s->h, s->w, x->n, x->c, x->h, x->w);
     Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
     channel_scale_forward(out->data, x->data, s->data, x->n, x->c, x->h * x->w);
+    profile_stop(start, "channel_scale", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && (x->requires_grad || s->requires_grad);
     if (out->requires_grad) {
         ChannelScaleCtx *c = tape_ctx(t, sizeof *c);
@@ -68,6 +74,7 @@ Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) {
         c->s = s;
         c->out = out;
         tape_push(t, "channel_scale", channel_scale_backward_node, c);
+        tape_node_output(t, out);
     }
     return out;
 }
@@ -107,10 +114,14 @@ Tensor *ag_dropout(Tape *t, Tensor *x, const uint8_t *mask, real p) {
     real scale = p < 1 ? (real)1 / (real)(1.0 - (double)p) : 0;
     size_t count = tensor_numel(x);
     Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
     dropout_forward(out->data, x->data, mask, scale, count);
+    profile_stop(start, "dropout", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && x->requires_grad;
-    if (out->requires_grad)
+    if (out->requires_grad) {
         tape_push(t, "dropout", dropout_backward_node, mask_ctx(t, x, out, mask, count, scale));
+        tape_node_output(t, out);
+    }
     return out;
 }
 
@@ -126,11 +137,15 @@ Tensor *ag_drop_connect(Tape *t, Tensor *x, const uint8_t *keep, real rate) {
     if (!(rate >= 0 && rate < 1)) fatal("drop-connect: rate %g is outside [0, 1)", (double)rate);
     if (!t->training || rate == 0) return x;
     Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
     drop_connect_forward(out->data, x->data, keep, rate, x->n, (size_t)x->c * x->h * x->w);
+    profile_stop(start, "drop_connect", NULL, PROFILE_FORWARD);
     out->requires_grad = t->recording && x->requires_grad;
-    if (out->requires_grad)
+    if (out->requires_grad) {
         tape_push(t, "drop_connect", drop_connect_backward_node,
                   mask_ctx(t, x, out, keep, (size_t)x->n, rate));
+        tape_node_output(t, out);
+    }
     return out;
 }
 
@@ -159,6 +174,7 @@ Tensor *ag_l2norm_rows(Tape *t, Tensor *x, real eps) {
         c->out = out;
         c->eps = eps;
         tape_push(t, "l2norm_rows", l2norm_backward_node, c);
+        tape_node_output(t, out);
     }
     return out;
 }

@@ -3,6 +3,7 @@
 #include "anomaly/ops/linear.h"
 #include "anomaly/ops/elementwise.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
 
 typedef struct LinearCtx {
     Tensor *x, *w, *b, *out; /* b may be NULL */
@@ -16,6 +17,7 @@ static void linear_backward_node(Tape *t, void *p) {
     real *dw = c->w->requires_grad ? tape_grad(t, c->w) : NULL;
     real *db = c->b && c->b->requires_grad ? tape_grad(t, c->b) : NULL;
     linear_backward(dx, dw, db, c->out->grad, c->x->data, c->w->data, c->n, c->in_f, c->out_f);
+    profile_add_flops(2.0 * c->n * c->in_f * c->out_f * ((dx != NULL) + (dw != NULL)));
 }
 
 Tensor *ag_linear(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b) {
@@ -28,7 +30,10 @@ Tensor *ag_linear(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b) {
         fatal("%s: bias has %zu values for %d outputs", name, tensor_numel(b), out_f);
 
     Tensor *out = tape_tensor(t, n, out_f, 1, 1);
+    const double start = profile_start();
     linear_forward(out->data, x->data, w->data, b ? b->data : NULL, n, in_f, out_f);
+    profile_stop(start, "linear", name, PROFILE_FORWARD);
+    profile_add_flops(2.0 * n * in_f * out_f);
 
     int need = x->requires_grad || w->requires_grad || (b && b->requires_grad);
     out->requires_grad = t->recording && need;
@@ -41,7 +46,8 @@ Tensor *ag_linear(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b) {
         c->n = n;
         c->in_f = in_f;
         c->out_f = out_f;
-        tape_push(t, name, linear_backward_node, c);
+        tape_push(t, "linear", linear_backward_node, c);
+        tape_node_output(t, out);
     }
     return out;
 }

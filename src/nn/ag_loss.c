@@ -56,6 +56,7 @@ static void push_loss(Tape *t, const char *op, const LossCtx *proto, const uint8
         k->target = tg;
     }
     tape_push(t, op, loss_backward, k);
+    tape_node_output(t, k->out);
 }
 
 Tensor *ag_cross_entropy(Tape *t, Tensor *logits, const int *labels) {

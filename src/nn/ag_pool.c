@@ -1,6 +1,7 @@
 /* Autograd wrappers of the pooling kernels. */
 #include "anomaly/ops/pool.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
 
 typedef struct PoolCtx {
     Tensor *x, *y;
@@ -29,9 +30,13 @@ static void global_avgpool_node_backward(Tape *t, void *ctx) {
 /* x [n, c, h, w] -> [n, c, 1, 1] */
 Tensor *ag_global_avgpool(Tape *t, Tensor *x) {
     Tensor *y = tape_tensor(t, x->n, x->c, 1, 1);
+    const double start = profile_start();
     global_avgpool_forward(y->data, x->data, x->n, x->c, x->h * x->w);
-    if (t->recording)
+    profile_stop(start, "global_avgpool", NULL, PROFILE_FORWARD);
+    if (t->recording) {
         tape_push(t, "global_avgpool", global_avgpool_node_backward, pool_record(t, x, y, NULL));
+        tape_node_output(t, y);
+    }
     return y;
 }
 
@@ -59,8 +64,13 @@ static void maxpool2d_node_backward(Tape *t, void *ctx) {
 Tensor *ag_maxpool2d(Tape *t, Tensor *x, const Pool2dShape *s) {
     const Pool2dShape r = pool_shape_for(x, s, "maxpool2d");
     Tensor *y = tape_tensor(t, x->n, x->c, r.oh, r.ow);
+    const double start = profile_start();
     maxpool2d_forward(y->data, x->data, &r);
-    if (t->recording) tape_push(t, "maxpool2d", maxpool2d_node_backward, pool_record(t, x, y, &r));
+    profile_stop(start, "maxpool2d", NULL, PROFILE_FORWARD);
+    if (t->recording) {
+        tape_push(t, "maxpool2d", maxpool2d_node_backward, pool_record(t, x, y, &r));
+        tape_node_output(t, y);
+    }
     return y;
 }
 
@@ -74,7 +84,12 @@ static void avgpool2d_node_backward(Tape *t, void *ctx) {
 Tensor *ag_avgpool2d(Tape *t, Tensor *x, const Pool2dShape *s) {
     const Pool2dShape r = pool_shape_for(x, s, "avgpool2d");
     Tensor *y = tape_tensor(t, x->n, x->c, r.oh, r.ow);
+    const double start = profile_start();
     avgpool2d_forward(y->data, x->data, &r);
-    if (t->recording) tape_push(t, "avgpool2d", avgpool2d_node_backward, pool_record(t, x, y, &r));
+    profile_stop(start, "avgpool2d", NULL, PROFILE_FORWARD);
+    if (t->recording) {
+        tape_push(t, "avgpool2d", avgpool2d_node_backward, pool_record(t, x, y, &r));
+        tape_node_output(t, y);
+    }
     return y;
 }

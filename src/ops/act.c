@@ -1,76 +1,119 @@
 /* Elementwise activations. Each element is independent, so splitting the
  * array between threads cannot change any result. */
 #include "anomaly/ops/act.h"
+#include "vec.h"
 
 #include <math.h>
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define ACT_PARALLEL_MIN 32768
+/* Elements per parallel task of the vectorised kernels. */
+#define ACT_CHUNK 16384
 
-#ifdef ANOMALY_F64
-#define real_exp exp
-#define real_fabs fabs
-#else
-#define real_exp expf
-#define real_fabs fabsf
-#endif
-
-/* sigmoid(x) and 1 - sigmoid(x), both to full relative precision and without
- * overflow: exp() only ever sees -|x|. */
-static inline void sigmoid_pair(real x, real *s, real *one_minus_s) {
-    const real e = real_exp(-real_fabs(x)); /* in (0, 1] */
-    const real p = (real)1 / ((real)1 + e); /* sigmoid(|x|) */
-    const real q = e * p;                   /* sigmoid(-|x|) */
-    if (x >= 0) {
-        *s = p;
-        *one_minus_s = q;
-    } else {
-        *s = q;
-        *one_minus_s = p;
-    }
-}
+/* Every element, the last partial vector included, goes through the same
+ * vector code, so its value never depends on where a thread's share begins. */
 
 /* out, inp [n] */
-void swish_forward(real *out, const real *inp, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        real s, q;
-        sigmoid_pair(inp[i], &s, &q);
-        out[i] = inp[i] * s;
+VEC_CLONES static void swish_forward_span(real *out, const real *inp, size_t n) {
+    for (size_t i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? (int)(n - i) : VLANES;
+        vreal x, s, q, y;
+        vload_n(&x, inp + i, m);
+        vsigmoid_pair(&s, &q, &x);
+        y = x * s;
+        vstore_n(out + i, &y, m);
     }
 }
 
 /* dinp, dout, inp [n]: d/dx x*s(x) = s * (1 + x * (1 - s)). */
-void swish_backward(real *dinp, const real *dout, const real *inp, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        real s, q;
-        sigmoid_pair(inp[i], &s, &q);
-        dinp[i] += dout[i] * (s * ((real)1 + inp[i] * q));
+VEC_CLONES static void swish_backward_span(real *dinp, const real *dout, const real *inp, size_t n) {
+    for (size_t i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? (int)(n - i) : VLANES;
+        vreal x, g, d, s, q;
+        vload_n(&x, inp + i, m);
+        vload_n(&g, dout + i, m);
+        vload_n(&d, dinp + i, m);
+        vsigmoid_pair(&s, &q, &x);
+        d += g * (s * (1 + x * q));
+        vstore_n(dinp + i, &d, m);
     }
 }
 
-/* out, inp [n]. Written so that NaN propagates as in PyTorch. */
-void relu_forward(real *out, const real *inp, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0 ? (real)0 : inp[i];
+/* out, inp [n] */
+VEC_CLONES static void sigmoid_forward_span(real *out, const real *inp, size_t n) {
+    for (size_t i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? (int)(n - i) : VLANES;
+        vreal x, s, q;
+        vload_n(&x, inp + i, m);
+        vsigmoid_pair(&s, &q, &x);
+        vstore_n(out + i, &s, m);
+    }
 }
 
-/* dinp, dout, inp [n]; the gradient at x == 0 is 0 (PyTorch's threshold). */
-void relu_backward(real *dinp, const real *dout, const real *inp, size_t n) {
+typedef void (*UnarySpan)(real *, const real *, size_t);
+
+static void run_unary(UnarySpan f, real *out, const real *inp, size_t n) {
+    const size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        if (!(inp[i] <= 0)) dinp[i] += dout[i];
+    for (size_t k = 0; k < chunks; k++) {
+        const size_t lo = k * ACT_CHUNK;
+        f(out + lo, inp + lo, n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK);
+    }
+}
+
+void swish_forward(real *out, const real *inp, size_t n) { run_unary(swish_forward_span, out, inp, n); }
+
+void swish_backward(real *dinp, const real *dout, const real *inp, size_t n) {
+    const size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
+    for (size_t k = 0; k < chunks; k++) {
+        const size_t lo = k * ACT_CHUNK;
+        swish_backward_span(dinp + lo, dout + lo, inp + lo, n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK);
+    }
+}
+
+/* out, inp [n]: inp < 0 ? 0 : inp, so NaN propagates as in PyTorch.
+ * Branch-free: the sign of an activation is a coin toss for a predictor. */
+VEC_CLONES static void relu_forward_span(real *out, const real *inp, size_t n) {
+    for (size_t i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? (int)(n - i) : VLANES;
+        vreal x;
+        vload_n(&x, inp + i, m);
+        const vint neg = x < 0;
+        x = (vreal)((vint)x & ~neg);
+        vstore_n(out + i, &x, m);
+    }
+}
+
+/* dinp, dout, inp [n]: dout passes where !(inp <= 0), so the gradient at
+ * x == 0 is 0 (PyTorch's threshold) and NaN inputs pass it. */
+VEC_CLONES static void relu_backward_span(real *dinp, const real *dout, const real *inp, size_t n) {
+    for (size_t i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? (int)(n - i) : VLANES;
+        vreal x, g, d;
+        vload_n(&x, inp + i, m);
+        vload_n(&g, dout + i, m);
+        vload_n(&d, dinp + i, m);
+        const vint pass = ~(x <= 0);
+        d += (vreal)((vint)g & pass);
+        vstore_n(dinp + i, &d, m);
+    }
+}
+
+void relu_forward(real *out, const real *inp, size_t n) { run_unary(relu_forward_span, out, inp, n); }
+
+void relu_backward(real *dinp, const real *dout, const real *inp, size_t n) {
+    const size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
+    for (size_t k = 0; k < chunks; k++) {
+        const size_t lo = k * ACT_CHUNK;
+        relu_backward_span(dinp + lo, dout + lo, inp + lo, n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK);
+    }
 }
 
 /* out, inp [n] */
 void sigmoid_forward(real *out, const real *inp, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        real s, q;
-        sigmoid_pair(inp[i], &s, &q);
-        out[i] = s;
-    }
+    run_unary(sigmoid_forward_span, out, inp, n);
 }
 
 /* dinp, dout, out [n]: from the saved output y, dx = dy * (1 - y) * y. */

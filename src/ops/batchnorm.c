@@ -1,77 +1,47 @@
 /* BatchNorm2d kernels with PyTorch semantics.
  *
  * Channel statistics (mean, variance, and the two gradient sums of the
- * backward pass) are accumulated in double, plane by plane, in one fixed
- * order per channel. Threads split the channels, never a
- * channel's sum, so every result is the same for any thread count. */
+ * backward pass) are accumulated in double, in one fixed order per channel
+ * (bn_channel.h). Threads split the channels, never a channel's sum, so
+ * every result is the same for any thread count. A channel's n planes are
+ * read a few times in a row (statistics, then the output), so the later
+ * passes mostly hit the cache. */
 #include "anomaly/ops/batchnorm.h"
 #include "anomaly/error.h"
+#include "bn_channel.h"
 
 #include <math.h>
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define BN_PARALLEL_MIN 32768
 
-static size_t plane_offset(const BatchNormShape *s, int b, int ch) {
-    return ((size_t)b * (size_t)s->c + (size_t)ch) * (size_t)s->hw;
-}
-
-/* sum(x) over one plane [hw], in double, with four interleaved partial sums
- * (one dependency chain would bound the speed by the add latency) combined
- * in a fixed order. */
-static double plane_sum(const real *x, int hw) {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int i = 0;
-    for (; i + 4 <= hw; i += 4) {
-        a0 += x[i];
-        a1 += x[i + 1];
-        a2 += x[i + 2];
-        a3 += x[i + 3];
-    }
-    for (; i < hw; i++) a0 += x[i];
-    return (a0 + a1) + (a2 + a3);
-}
-
-/* sum((x - mu)^2) over one plane [hw], as plane_sum. */
-static double plane_sq_dev(const real *x, int hw, double mu) {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int i = 0;
-    for (; i + 4 <= hw; i += 4) {
-        const double d0 = x[i] - mu, d1 = x[i + 1] - mu, d2 = x[i + 2] - mu, d3 = x[i + 3] - mu;
-        a0 += d0 * d0;
-        a1 += d1 * d1;
-        a2 += d2 * d2;
-        a3 += d3 * d3;
-    }
-    for (; i < hw; i++) {
-        const double d = x[i] - mu;
-        a0 += d * d;
-    }
-    return (a0 + a1) + (a2 + a3);
-}
-
-/* sum(dy) and sum(dy * (x - mu)) over one plane [hw], as plane_sum. */
-static void plane_grad_sums(const real *dy, const real *x, int hw, double mu, double *sum_dy,
-                            double *sum_dy_xmu) {
-    double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-    int i = 0;
-    for (; i + 2 <= hw; i += 2) {
-        a0 += dy[i];
-        a1 += dy[i + 1];
-        b0 += dy[i] * (x[i] - mu);
-        b1 += dy[i + 1] * (x[i + 1] - mu);
-    }
-    for (; i < hw; i++) {
-        a0 += dy[i];
-        b0 += dy[i] * (x[i] - mu);
-    }
-    *sum_dy += a0 + a1;
-    *sum_dy_xmu += b0 + b1;
-}
-
 static void check_shape(const BatchNormShape *s, const char *who) {
     if (s->n < 1 || s->c < 1 || s->hw < 1)
         fatal("%s: bad shape n = %d, c = %d, hw = %d", who, s->n, s->c, s->hw);
+}
+
+VEC_CLONES static void forward_train_channel(real *out, real *mean, real *rstd,
+                                             real *running_mean, real *running_var,
+                                             const real *inp, const real *gamma,
+                                             const real *beta, const BatchNormShape *s, int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw, momentum = s->momentum;
+    const double mu = bn_sum(inp + off, stride, s->n, s->hw) / count;
+    /* Two passes: the centred sum of squares does not cancel like
+     * E[x^2] - E[x]^2 would for channels with a large mean. */
+    const double sq = bn_sq_dev(inp + off, stride, s->n, s->hw, mu);
+    const double rs = 1.0 / sqrt(sq / count + s->eps);
+    mean[ch] = (real)mu;
+    rstd[ch] = (real)rs;
+    if (running_mean)
+        running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
+    if (running_var)
+        running_var[ch] =
+            (real)(momentum * (sq / (count - 1)) + (1.0 - momentum) * running_var[ch]);
+    /* y = x * scale + shift, as PyTorch folds the affine transform. */
+    const real scale = (real)(gamma[ch] * rs);
+    const real shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    bn_affine(out + off, inp + off, stride, s->n, s->hw, scale, shift);
 }
 
 /* out, inp [n, c, hw]; mean, rstd [c] (written); running_mean, running_var [c]
@@ -84,35 +54,22 @@ void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_
     if (count < 2)
         fatal("batchnorm2d: training needs more than one value per channel "
               "(n = %d, h*w = %d)", s->n, s->hw);
-    const int n = s->n, c = s->c, hw = s->hw;
-    const double eps = s->eps, momentum = s->momentum;
+    const int c = s->c;
 #pragma omp parallel for schedule(static) if (count * (size_t)c >= BN_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        double sum = 0;
-        for (int b = 0; b < n; b++) sum += plane_sum(inp + plane_offset(s, b, ch), hw);
-        const double mu = sum / (double)count;
-        /* Two passes: the centred sum of squares does not cancel like
-         * E[x^2] - E[x]^2 would for channels with a large mean. */
-        double sq = 0;
-        for (int b = 0; b < n; b++) sq += plane_sq_dev(inp + plane_offset(s, b, ch), hw, mu);
-        const double var = sq / (double)count;
-        const double rs = 1.0 / sqrt(var + eps);
-        mean[ch] = (real)mu;
-        rstd[ch] = (real)rs;
-        if (running_mean)
-            running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
-        if (running_var)
-            running_var[ch] = (real)(momentum * (sq / (double)(count - 1)) +
-                                     (1.0 - momentum) * running_var[ch]);
-        /* y = x * scale + shift, as PyTorch folds the affine transform. */
-        const real scale = (real)(gamma[ch] * rs);
-        const real shift = (real)(beta[ch] - mu * gamma[ch] * rs);
-        for (int b = 0; b < n; b++) {
-            const real *x = inp + plane_offset(s, b, ch); /* [hw] */
-            real *y = out + plane_offset(s, b, ch);       /* [hw] */
-            for (int i = 0; i < hw; i++) y[i] = x[i] * scale + shift;
-        }
-    }
+    for (int ch = 0; ch < c; ch++)
+        forward_train_channel(out, mean, rstd, running_mean, running_var, inp, gamma, beta, s,
+                              ch);
+}
+
+VEC_CLONES static void forward_eval_channel(real *out, const real *inp, const real *gamma,
+                                            const real *beta, const real *running_mean,
+                                            const real *running_var, const BatchNormShape *s,
+                                            int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);
+    const real scale = (real)(gamma[ch] * rs);
+    const real shift = (real)(beta[ch] - running_mean[ch] * (gamma[ch] * rs));
+    bn_affine(out + off, inp + off, stride, s->n, s->hw, scale, shift);
 }
 
 /* out, inp [n, c, hw]; gamma, beta, running_mean, running_var [c]. */
@@ -120,20 +77,28 @@ void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, con
                               const real *running_mean, const real *running_var,
                               const BatchNormShape *s) {
     check_shape(s, "batchnorm2d_forward_eval");
-    const int n = s->n, c = s->c, hw = s->hw;
-    const double eps = s->eps;
-    const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+    const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        const double rs = 1.0 / sqrt((double)running_var[ch] + eps);
-        const real scale = (real)(gamma[ch] * rs);
-        const real shift = (real)(beta[ch] - running_mean[ch] * (gamma[ch] * rs));
-        for (int b = 0; b < n; b++) {
-            const real *x = inp + plane_offset(s, b, ch); /* [hw] */
-            real *y = out + plane_offset(s, b, ch);       /* [hw] */
-            for (int i = 0; i < hw; i++) y[i] = x[i] * scale + shift;
-        }
-    }
+    for (int ch = 0; ch < s->c; ch++)
+        forward_eval_channel(out, inp, gamma, beta, running_mean, running_var, s, ch);
+}
+
+VEC_CLONES static void backward_channel(real *dinp, real *dgamma, real *dbeta, const real *dout,
+                                        const real *inp, const real *mean, const real *rstd,
+                                        const real *gamma, const BatchNormShape *s, int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw;
+    const double mu = mean[ch], rs = rstd[ch];
+    double sum_dy, sum_dy_xmu; /* sum(dy), sum(dy * (x - mean)) */
+    bn_grad_sums(dout + off, inp + off, stride, stride, s->n, s->hw, mu, &sum_dy, &sum_dy_xmu);
+    if (dbeta) dbeta[ch] += (real)sum_dy;
+    if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
+    if (!dinp) return;
+    /* dx = (dy - mean(dy) - (x - mean) * k) * gamma * rstd, where
+     * k = sum(dy * (x - mean)) * rstd^2 / M. */
+    bn_dx(dinp + off, dout + off, inp + off, stride, stride, s->n, s->hw,
+          (real)(sum_dy / count), (real)mu, (real)(sum_dy_xmu * rs * rs / count),
+          (real)(gamma[ch] * rs));
 }
 
 /* dinp, dout, inp [n, c, hw]; dgamma, dbeta, mean, rstd, gamma [c].
@@ -145,31 +110,40 @@ void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dou
                           const real *inp, const real *mean, const real *rstd,
                           const real *gamma, const BatchNormShape *s) {
     check_shape(s, "batchnorm2d_backward");
-    const int n = s->n, c = s->c, hw = s->hw;
-    const double count = (double)n * (double)hw;
-    const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+    const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        const double mu = mean[ch], rs = rstd[ch];
-        double sum_dy = 0, sum_dy_xmu = 0; /* sum(dy), sum(dy * (x - mean)) */
-        for (int b = 0; b < n; b++)
-            plane_grad_sums(dout + plane_offset(s, b, ch), inp + plane_offset(s, b, ch), hw, mu,
-                            &sum_dy, &sum_dy_xmu);
+    for (int ch = 0; ch < s->c; ch++)
+        backward_channel(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, s, ch);
+}
+
+VEC_CLONES static void backward_eval_channel(real *dinp, real *dgamma, real *dbeta,
+                                             const real *dout, const real *inp,
+                                             const real *running_mean, const real *running_var,
+                                             const real *gamma, const BatchNormShape *s, int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double mu = running_mean[ch];
+    const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);
+    if (dgamma || dbeta) {
+        double sum_dy, sum_dy_xmu;
+        bn_grad_sums(dout + off, inp + off, stride, stride, s->n, s->hw, mu, &sum_dy,
+                     &sum_dy_xmu);
         if (dbeta) dbeta[ch] += (real)sum_dy;
         if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
-        if (!dinp) continue;
-        /* dx = (dy - mean(dy) - (x - mean) * k) * gamma * rstd, where
-         * k = sum(dy * (x - mean)) * rstd^2 / M. */
-        const real mean_dy = (real)(sum_dy / count);
-        const real k = (real)(sum_dy_xmu * rs * rs / count);
-        const real mu_r = (real)mu;
-        const real g = (real)(gamma[ch] * rs);
-        for (int b = 0; b < n; b++) {
-            const real *x = inp + plane_offset(s, b, ch);   /* [hw] */
-            const real *dy = dout + plane_offset(s, b, ch); /* [hw] */
-            real *dx = dinp + plane_offset(s, b, ch);       /* [hw] */
-            for (int i = 0; i < hw; i++) dx[i] += (dy[i] - mean_dy - (x[i] - mu_r) * k) * g;
+    }
+    if (!dinp) return;
+    const real g = (real)(gamma[ch] * rs);
+    for (int b = 0; b < s->n; b++) {
+        const real *dy = dout + off + (size_t)b * stride; /* [hw] */
+        real *dx = dinp + off + (size_t)b * stride;       /* [hw] */
+        int i = 0;
+        for (; i + VLANES <= s->hw; i += VLANES) {
+            vreal d, o;
+            vload(&d, dy + i);
+            vload(&o, dx + i);
+            o += d * g;
+            vstore(dx + i, &o);
         }
+        for (; i < s->hw; i++) dx[i] += dy[i] * g;
     }
 }
 
@@ -181,27 +155,9 @@ void batchnorm2d_backward_eval(real *dinp, real *dgamma, real *dbeta, const real
                                const real *running_var, const real *gamma,
                                const BatchNormShape *s) {
     check_shape(s, "batchnorm2d_backward_eval");
-    const int n = s->n, c = s->c, hw = s->hw;
-    const double eps = s->eps;
-    const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+    const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        const double mu = running_mean[ch];
-        const double rs = 1.0 / sqrt((double)running_var[ch] + eps);
-        if (dgamma || dbeta) {
-            double sum_dy = 0, sum_dy_xmu = 0;
-            for (int b = 0; b < n; b++)
-                plane_grad_sums(dout + plane_offset(s, b, ch), inp + plane_offset(s, b, ch), hw,
-                                mu, &sum_dy, &sum_dy_xmu);
-            if (dbeta) dbeta[ch] += (real)sum_dy;
-            if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
-        }
-        if (!dinp) continue;
-        const real g = (real)(gamma[ch] * rs);
-        for (int b = 0; b < n; b++) {
-            const real *dy = dout + plane_offset(s, b, ch); /* [hw] */
-            real *dx = dinp + plane_offset(s, b, ch);       /* [hw] */
-            for (int i = 0; i < hw; i++) dx[i] += dy[i] * g;
-        }
-    }
+    for (int ch = 0; ch < s->c; ch++)
+        backward_eval_channel(dinp, dgamma, dbeta, dout, inp, running_mean, running_var, gamma,
+                              s, ch);
 }

@@ -3,20 +3,22 @@
  * im2col would copy every input pixel kh*kw times to feed GEMMs with a single
  * output row. Instead each (image, channel) plane is copied once into a
  * zero-padded scratch plane, so the tap loops need no bounds tests and run
- * over whole rows: blocks of DW_LANES output columns, a fixed length the
- * compiler vectorises even at -O2 (whose cost model skips loops of unknown
- * length).
+ * over whole rows in vectors of VLANES output columns (vec.h), each lane
+ * summing its taps in the same (ky, kx) order.
  *
- * Forward and dinp: one task per (image, channel). dweight and dbias: one
- * task per channel, images in order, with per-column partial sums that keep
- * the row loops vectorisable. Nothing depends on the thread count. */
+ * Forward: one task per (image, channel). Backward: one task per channel,
+ * images in order, which reads each plane of dout once for all three
+ * gradients: dinp is scattered into a padded plane, dweight and dbias are
+ * collected in per-column partial sums that are added up at the end. No
+ * result depends on the thread count. */
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/error.h"
+#include "direct_conv.h"
+#include "vec.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DW_LANES 8
 
 static void check_depthwise(const Conv2dShape *s) {
     if (s->groups != s->c || s->oc != s->c || s->dh != 1 || s->dw != 1)
@@ -25,203 +27,222 @@ static void check_depthwise(const Conv2dShape *s) {
               s->groups, s->c, s->oc, s->dh, s->dw);
 }
 
-/* The padded plane, stored by column phase: padded column p of a row sits
- * in segment p % sw at index p / sw. Tap kx of output column ox reads padded
- * column ox * sw + kx, i.e. segment kx % sw at index ox + kx / sw, so every
- * stride reads consecutive memory. Each segment has room for the last,
- * partial block of output columns to read past the row (zeros). */
-typedef struct PadGeom {
-    int hp;   /* rows: h + pad_t + pad_b */
-    int wq;   /* entries per phase segment */
-    int rs;   /* row stride: sw * wq */
-} PadGeom;
+/* Vectors are computed four at a time, each with its own sum: one sum
+ * alone would wait on the add latency at every tap. */
+#define JOBS 4
 
-static PadGeom pad_geom(const Conv2dShape *s) {
-    PadGeom g;
-    const int ow_blocks = (s->ow + DW_LANES - 1) / DW_LANES * DW_LANES;
-    const int wp = s->w + s->pad_l + s->pad_r;
-    g.hp = s->h + s->pad_t + s->pad_b;
-    g.wq = (wp + s->sw - 1) / s->sw;
-    if (ow_blocks + (s->kw - 1) / s->sw > g.wq) g.wq = ow_blocks + (s->kw - 1) / s->sw;
-    g.rs = s->sw * g.wq;
-    return g;
-}
-
-/* toff[ky * kw + kx]: where tap (ky, kx) of output (0, 0) sits in the
- * padded plane; output (oy, ox) adds oy * sh * rs + ox. Caller frees. */
-static size_t *tap_offsets(const Conv2dShape *s, PadGeom g) {
-    size_t *toff = xmalloc((size_t)s->kh * s->kw * sizeof *toff, "depthwise tap offsets");
-    for (int ky = 0; ky < s->kh; ky++)
-        for (int kx = 0; kx < s->kw; kx++)
-            toff[ky * s->kw + kx] =
-                (size_t)ky * g.rs + (size_t)(kx % s->sw) * g.wq + (size_t)(kx / s->sw);
-    return toff;
-}
-
-/* dst [hp, rs] = src [h, w] surrounded by zeros, in phase layout. */
-static void pad_plane(real *dst, const real *src, const Conv2dShape *s, PadGeom g) {
-    memset(dst, 0, (size_t)g.hp * g.rs * sizeof *dst);
-    for (int iy = 0; iy < s->h; iy++) {
-        real *row = dst + (size_t)(iy + s->pad_t) * g.rs;
-        const real *in = src + (size_t)iy * s->w;
-        if (s->sw == 1) {
-            memcpy(row + s->pad_l, in, (size_t)s->w * sizeof *row);
-            continue;
-        }
-        for (int ix = 0; ix < s->w; ix++) {
-            const int p = ix + s->pad_l;
-            row[(p % s->sw) * g.wq + p / s->sw] = in[ix];
-        }
+/* acc[g] = init + sum over taps t in order of w[t] * src[base[g] + off[t]].
+ * Written out for the four sums: as arrays they would live in memory. */
+VINLINE void gather_taps(vreal acc[JOBS], const real *src, const size_t base[JOBS], real init,
+                         const real *w, const ptrdiff_t *off, int nt) {
+    vreal a0 = VSPLAT(init), a1 = a0, a2 = a0, a3 = a0, v0, v1, v2, v3;
+    const real *s0 = src + base[0], *s1 = src + base[1], *s2 = src + base[2], *s3 = src + base[3];
+    for (int t = 0; t < nt; t++) {
+        const real wt = w[t];
+        const ptrdiff_t o = off[t];
+        vload(&v0, s0 + o);
+        vload(&v1, s1 + o);
+        vload(&v2, s2 + o);
+        vload(&v3, s3 + o);
+        a0 += wt * v0;
+        a1 += wt * v1;
+        a2 += wt * v2;
+        a3 += wt * v3;
     }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
-/* One output row; xr: the padded plane at the row's first input row. Every
- * value is b + its taps in (ky, kx) order, DW_LANES columns at a time in
- * registers. The last block may be partial: it reads zeros past the row and
+/* One plane: y [oh, ow] from the padded plane xp. Every value is b plus its
+ * taps in (ky, kx) order. Jobs are the vectors of output columns, row by
+ * row; the last of a row may be partial: it reads zeros past the row and
  * stores only the real columns. */
-static void forward_row(real *yr, const real *xr, const real *wc, const size_t *toff, int kk,
-                        real b, int ow) {
-    for (int ox = 0; ox < ow; ox += DW_LANES) {
-        real acc[DW_LANES];
-        for (int l = 0; l < DW_LANES; l++) acc[l] = b;
-        for (int t = 0; t < kk; t++) {
-            const real wv = wc[t];
-            const real *p = xr + toff[t] + ox;
-            for (int l = 0; l < DW_LANES; l++) acc[l] += wv * p[l];
+VEC_CLONES VEC_FMA static void forward_plane(real *y, const real *xp, const real *wc, const ptrdiff_t *toff,
+                                     real b, const Conv2dShape *s, PadGeom g) {
+    VEC_FMA_BODY
+    const int per_row = g.owv / VLANES, njobs = s->oh * per_row;
+    for (int j0 = 0; j0 < njobs; j0 += JOBS) {
+        size_t base[JOBS];
+        int oy[JOBS], ox[JOBS];
+        for (int k = 0; k < JOBS; k++) {
+            const int j = j0 + k < njobs ? j0 + k : j0; /* spare lanes redo job j0 */
+            oy[k] = j / per_row;
+            ox[k] = j % per_row * VLANES;
+            base[k] = (size_t)oy[k] * s->sh * g.rs + (size_t)ox[k];
         }
-        const int n = ow - ox < DW_LANES ? ow - ox : DW_LANES;
-        for (int l = 0; l < n; l++) yr[ox + l] = acc[l];
+        vreal acc[JOBS];
+        gather_taps(acc, xp, base, b, wc, toff, g.kk);
+        for (int k = 0; k < JOBS && j0 + k < njobs; k++)
+            vstore_n(y + (size_t)oy[k] * s->ow + ox[k], &acc[k],
+                     s->ow - ox[k] < VLANES ? s->ow - ox[k] : VLANES);
     }
 }
 
 void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
                               const real *bias, const Conv2dShape *s) {
     check_depthwise(s);
-    const PadGeom g = pad_geom(s);
-    size_t *toff = tap_offsets(s, g);
-    const int kk = s->kh * s->kw;
+    const PadGeom g = dconv_pad_geom(s);
+    ptrdiff_t *toff = dconv_tap_offsets(s, g);
     const long ntask = (long)s->n * s->c;
 #pragma omp parallel if (ntask > 1)
     {
-        real *xp = xmalloc((size_t)g.hp * g.rs * sizeof *xp, "a depthwise padded plane");
+        real *xp = dconv_zeroed_plane(dconv_plane_reals(g), "a depthwise padded plane");
 #pragma omp for schedule(static)
         for (long t = 0; t < ntask; t++) {
             const int c = (int)(t % s->c);
-            const real *wc = weight + (size_t)c * s->kh * s->kw; /* [kh, kw] */
-            real *y = out + (size_t)t * s->oh * s->ow;           /* [oh, ow] */
-            pad_plane(xp, inp + (size_t)t * s->h * s->w, s, g);
-            for (int oy = 0; oy < s->oh; oy++)
-                forward_row(y + (size_t)oy * s->ow, xp + (size_t)oy * s->sh * g.rs, wc, toff, kk,
-                            bias ? bias[c] : 0, s->ow);
+            dconv_pad_plane(xp, inp + (size_t)t * s->h * s->w, s, g);
+            forward_plane(out + (size_t)t * s->oh * s->ow, xp, weight + (size_t)c * g.kk, toff,
+                          bias ? bias[c] : 0, s, g);
         }
         free(xp);
     }
     free(toff);
 }
 
-/* in[j] += wv * gr[j] for j in [0, n). */
-static inline void axpy_row(real *restrict in, const real *restrict gr, real wv, int n) {
-    int j = 0;
-    for (; j + DW_LANES <= n; j += DW_LANES)
-        for (int l = 0; l < DW_LANES; l++) in[j + l] += wv * gr[j + l];
-    for (; j < n; j++) in[j] += wv * gr[j];
+/* ---- backward ----------------------------------------------------------- */
+
+/* The taps of one (row class a = pr mod sh, phase) pair: weights in (ky, kx)
+ * order and their offsets, to be subtracted from the reading position. */
+typedef struct TapSet {
+    int n;
+    real *w;        /* [kk] */
+    ptrdiff_t *off; /* [kk] */
+} TapSet;
+
+static void tap_set(TapSet *ts, const real *wc, const Conv2dShape *s, DoutGeom d, int a, int ph) {
+    ts->n = 0;
+    for (int ky = a; ky < s->kh; ky += s->sh)
+        for (int kx = ph; kx < s->kw; kx += s->sw) {
+            ts->w[ts->n] = wc[ky * s->kw + kx];
+            /* reading position minus this: row (ky - a) / sh up, kx / sw left */
+            ts->off[ts->n] = -((ptrdiff_t)((ky - a) / s->sh) * d.cols + kx / s->sw);
+            ts->n++;
+        }
 }
 
-/* Scatters dout into a zeroed padded plane, then adds its interior to dinp. */
-static void backward_input(real *dinp, const real *dout, const real *weight, const Conv2dShape *s) {
-    const PadGeom g = pad_geom(s);
-    size_t *toff = tap_offsets(s, g);
-    const int kk = s->kh * s->kw;
-    const long ntask = (long)s->n * s->c;
-#pragma omp parallel if (ntask > 1)
-    {
-        real *dp = xmalloc((size_t)g.hp * g.rs * sizeof *dp, "a depthwise padded plane");
-#pragma omp for schedule(static)
-        for (long t = 0; t < ntask; t++) {
-            const int c = (int)(t % s->c);
-            const real *wc = weight + (size_t)c * s->kh * s->kw;  /* [kh, kw] */
-            const real *dy = dout + (size_t)t * s->oh * s->ow;    /* [oh, ow] */
-            real *dx = dinp + (size_t)t * s->h * s->w;            /* [h, w] */
-            memset(dp, 0, (size_t)g.hp * g.rs * sizeof *dp);
-            for (int oy = 0; oy < s->oh; oy++) {
-                real *row = dp + (size_t)oy * s->sh * g.rs;
-                const real *gr = dy + (size_t)oy * s->ow; /* [ow] */
-                for (int k = 0; k < kk; k++) axpy_row(row + toff[k], gr, wc[k], s->ow);
-            }
-            for (int iy = 0; iy < s->h; iy++) {
-                const real *row = dp + (size_t)(iy + s->pad_t) * g.rs;
-                real *dst = dx + (size_t)iy * s->w;
-                if (s->sw == 1) {
-                    for (int ix = 0; ix < s->w; ix++) dst[ix] += row[ix + s->pad_l];
-                    continue;
+/* dp (interior rows, phase layout) = the gathered dinp of one plane, from
+ * dyp (pad_dout). */
+VEC_CLONES VEC_FMA static void dinp_plane(real *dp, const real *dyp, const real *wc, TapSet *ts,
+                                  const Conv2dShape *s, PadGeom g, DoutGeom d) {
+    VEC_FMA_BODY
+    const int per_seg = (g.wq + VLANES - 1) / VLANES;
+    for (int a = 0; a < s->sh; a++) {
+        /* interior padded rows pr = a (mod sh) */
+        int pr0 = s->pad_t + ((a - s->pad_t) % s->sh + s->sh) % s->sh;
+        const int nrows = pr0 < s->pad_t + s->h ? (s->pad_t + s->h - 1 - pr0) / s->sh + 1 : 0;
+        for (int ph = 0; ph < s->sw; ph++) {
+            tap_set(ts, wc, s, d, a, ph); /* none (kernel narrower than stride): zeros */
+            const int njobs = nrows * per_seg;
+            for (int j0 = 0; j0 < njobs; j0 += JOBS) {
+                size_t base[JOBS];
+                int pr[JOBS], jj[JOBS];
+                for (int k = 0; k < JOBS; k++) {
+                    const int j = j0 + k < njobs ? j0 + k : j0;
+                    pr[k] = pr0 + j / per_seg * s->sh;
+                    jj[k] = j % per_seg * VLANES;
+                    /* dout row (pr - a) / sh, column jj, in the padded copy */
+                    base[k] = (size_t)(d.top + (pr[k] - a) / s->sh) * d.cols + d.left + jj[k];
                 }
-                for (int ix = 0; ix < s->w; ix++) {
-                    const int p = ix + s->pad_l;
-                    dst[ix] += row[(p % s->sw) * g.wq + p / s->sw];
-                }
+                vreal acc[JOBS];
+                gather_taps(acc, dyp, base, 0, ts->w, ts->off, ts->n);
+                for (int k = 0; k < JOBS && j0 + k < njobs; k++)
+                    vstore_n(dp + (size_t)pr[k] * g.rs + (size_t)ph * g.wq + jj[k], &acc[k],
+                             g.wq - jj[k] < VLANES ? g.wq - jj[k] : VLANES);
             }
         }
-        free(dp);
     }
-    free(toff);
 }
 
-/* part[j] += gr[j] * in[j] for j in [0, n). */
-static inline void mul_acc_row(real *restrict part, const real *restrict gr,
-                               const real *restrict in, int n) {
-    int j = 0;
-    for (; j + DW_LANES <= n; j += DW_LANES)
-        for (int l = 0; l < DW_LANES; l++) part[j + l] += gr[j + l] * in[j + l];
-    for (; j < n; j++) part[j] += gr[j] * in[j];
-}
-
-static void backward_params(real *dweight, real *dbias, const real *dout, const real *inp,
-                            const Conv2dShape *s) {
-    const PadGeom g = pad_geom(s);
-    size_t *toff = tap_offsets(s, g);
-    const int kk = s->kh * s->kw, ow = s->ow;
-#pragma omp parallel if (s->c > 1)
-    {
-        real *xp = dweight ? xmalloc((size_t)g.hp * g.rs * sizeof *xp, "a depthwise padded plane")
-                           : NULL;
-        /* part[(ky * kw + kx) * ow + ox]: running sums per output column;
-         * row kk collects dbias */
-        real *part = xmalloc((size_t)(kk + 1) * ow * sizeof *part, "depthwise gradient sums");
-#pragma omp for schedule(static)
-        for (int c = 0; c < s->c; c++) {
-            memset(part, 0, (size_t)(kk + 1) * ow * sizeof *part);
-            real *pb = part + (size_t)kk * ow; /* [ow] */
-            for (int n = 0; n < s->n; n++) {
-                const size_t plane = (size_t)n * s->c + c;
-                const real *dy = dout + plane * s->oh * ow; /* [oh, ow] */
-                if (xp) pad_plane(xp, inp + plane * s->h * s->w, s, g);
-                for (int oy = 0; oy < s->oh; oy++) {
-                    const real *gr = dy + (size_t)oy * ow; /* [ow] */
-                    if (dbias)
-                        for (int ox = 0; ox < ow; ox++) pb[ox] += gr[ox];
-                    if (!xp) continue;
-                    const real *row = xp + (size_t)oy * s->sh * g.rs;
-                    for (int k = 0; k < kk; k++)
-                        mul_acc_row(part + (size_t)k * ow, gr, row + toff[k], ow);
-                }
-            }
-            for (int r = 0; r <= kk; r++) {
-                const real *pr = part + (size_t)r * ow;
-                real acc = 0;
-                for (int ox = 0; ox < ow; ox++) acc += pr[ox];
-                if (r < kk && dweight) dweight[(size_t)c * kk + r] += acc;
-                if (r == kk && dbias) dbias[c] += acc;
-            }
+/* part[t] += sum over the plane of dout * input at tap t, and part[kk] +=
+ * sum of dout (when want_dbias), each VLANES per-lane sums, taken four
+ * output vectors at a time in a fixed order. dy [oh, ow]; xp: the padded
+ * input plane, or NULL when dweight is not wanted. */
+VEC_CLONES VEC_FMA static void params_plane(real *part, const real *dy, const real *xp,
+                                    const ptrdiff_t *toff, int want_dbias, const Conv2dShape *s,
+                                    PadGeom g) {
+    VEC_FMA_BODY
+    const int per_row = g.owv / VLANES, njobs = s->oh * per_row;
+    vreal d[JOBS], p, x0, x1, x2, x3;
+    const real *xb[JOBS];
+    for (int j0 = 0; j0 < njobs; j0 += JOBS) {
+        for (int k = 0; k < JOBS; k++) {
+            const int j = j0 + k < njobs ? j0 + k : j0;
+            const int oy = j / per_row, ox = j % per_row * VLANES;
+            /* zeros past the row (and for spare jobs) keep those lanes out */
+            const int cnt = j0 + k < njobs ? (s->ow - ox < VLANES ? s->ow - ox : VLANES) : 0;
+            vload_n(&d[k], dy + (size_t)oy * s->ow + ox, cnt);
+            xb[k] = xp ? xp + (size_t)oy * s->sh * g.rs + (size_t)ox : NULL;
         }
-        free(part);
-        free(xp);
+        const vreal d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+        if (want_dbias) {
+            vload(&p, part + (size_t)g.kk * VLANES);
+            p += (d0 + d1) + (d2 + d3);
+            vstore(part + (size_t)g.kk * VLANES, &p);
+        }
+        if (!xp) continue;
+        for (int t = 0; t < g.kk; t++) {
+            const ptrdiff_t o = toff[t];
+            vload(&x0, xb[0] + o);
+            vload(&x1, xb[1] + o);
+            vload(&x2, xb[2] + o);
+            vload(&x3, xb[3] + o);
+            vload(&p, part + (size_t)t * VLANES);
+            p += (d0 * x0 + d1 * x1) + (d2 * x2 + d3 * x3);
+            vstore(part + (size_t)t * VLANES, &p);
+        }
     }
-    free(toff);
 }
 
 void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                                const real *inp, const real *weight, const Conv2dShape *s) {
     check_depthwise(s);
-    if (dinp) backward_input(dinp, dout, weight, s);
-    if (dweight || dbias) backward_params(dweight, dbias, dout, inp, s);
+    if (!dinp && !dweight && !dbias) return;
+    const PadGeom g = dconv_pad_geom(s);
+    const DoutGeom d = dconv_dout_geom(s, g);
+    ptrdiff_t *toff = dconv_tap_offsets(s, g);
+    const size_t plane = dconv_plane_reals(g), dplane = (size_t)d.rows * d.cols;
+#pragma omp parallel if (s->c > 1)
+    {
+        real *xp = dweight ? dconv_zeroed_plane(plane, "a depthwise padded plane") : NULL;
+        /* dp: rows and columns written whole before they are read */
+        real *dp = dinp ? xmalloc(plane * sizeof *dp, "a depthwise padded plane") : NULL;
+        real *dyp = dinp ? dconv_zeroed_plane(dplane, "a depthwise padded gradient") : NULL;
+        TapSet ts;
+        ts.w = xmalloc((size_t)g.kk * sizeof *ts.w, "depthwise taps");
+        ts.off = xmalloc((size_t)g.kk * sizeof *ts.off, "depthwise taps");
+        /* [kk + 1][VLANES], row kk for dbias */
+        real *part = xmalloc((size_t)(g.kk + 1) * VLANES * sizeof *part, "depthwise gradient sums");
+#pragma omp for schedule(static)
+        for (int c = 0; c < s->c; c++) {
+            const real *wc = weight + (size_t)c * g.kk; /* [kh, kw] */
+            memset(part, 0, (size_t)(g.kk + 1) * VLANES * sizeof *part);
+            for (int n = 0; n < s->n; n++) {
+                const size_t pl = (size_t)n * s->c + c;
+                const real *dy = dout + pl * s->oh * s->ow; /* [oh, ow] */
+                if (dinp) {
+                    dconv_pad_dout(dyp, dy, s, d);
+                    dinp_plane(dp, dyp, wc, &ts, s, g, d);
+                    dconv_unpad_add(dinp + pl * s->h * s->w, dp, s, g);
+                }
+                if (dweight) dconv_pad_plane(xp, inp + pl * s->h * s->w, s, g);
+                if (dweight || dbias) params_plane(part, dy, xp, toff, dbias != NULL, s, g);
+            }
+            /* each sum over the lanes, in lane order */
+            for (int t = 0; t <= g.kk; t++) {
+                real acc = 0;
+                for (int l = 0; l < VLANES; l++) acc += part[(size_t)t * VLANES + l];
+                if (t < g.kk && dweight) dweight[(size_t)c * g.kk + t] += acc;
+                if (t == g.kk && dbias) dbias[c] += acc;
+            }
+        }
+        free(part);
+        free(ts.off);
+        free(ts.w);
+        free(dyp);
+        free(dp);
+        free(xp);
+    }
+    free(toff);
 }

@@ -6,6 +6,7 @@
  * same for any OpenMP thread count. Small inputs stay single-threaded: the
  * fork costs more than the work. */
 #include "anomaly/ops/elementwise.h"
+#include "vec.h"
 
 #include <math.h>
 
@@ -14,19 +15,42 @@
 
 /* ------------------------------------------------------------------------ */
 
+/* Elements per parallel task of the plain elementwise loops. */
+#define EW_CHUNK 16384
+
+/* y[i] = a[i] + b[i] over one chunk; y may be a (accumulation). */
+VEC_CLONES static void add_span(real *y, const real *a, const real *b, size_t n) {
+    size_t i = 0;
+    for (; i + VLANES <= n; i += VLANES) {
+        vreal u, v;
+        vload(&u, a + i);
+        vload(&v, b + i);
+        u += v;
+        vstore(y + i, &u);
+    }
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
 /* out, a, b [n] */
 void add_forward(real *out, const real *a, const real *b, size_t n) {
+    const size_t chunks = (n + EW_CHUNK - 1) / EW_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    for (size_t k = 0; k < chunks; k++) {
+        const size_t lo = k * EW_CHUNK, len = n - lo < EW_CHUNK ? n - lo : EW_CHUNK;
+        add_span(out + lo, a + lo, b + lo, len);
+    }
 }
 
 /* da, db [n] or NULL (may be the same buffer when a and b are one tensor);
  * dout [n] */
 void add_backward(real *da, real *db, const real *dout, size_t n) {
+    const size_t chunks = (n + EW_CHUNK - 1) / EW_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        if (da) da[i] += dout[i];
-        if (db) db[i] += dout[i];
+    for (size_t k = 0; k < chunks; k++) {
+        const size_t lo = k * EW_CHUNK, len = n - lo < EW_CHUNK ? n - lo : EW_CHUNK;
+        /* one after the other, so da == db receives dout twice */
+        if (da) add_span(da + lo, da + lo, dout + lo, len);
+        if (db) add_span(db + lo, db + lo, dout + lo, len);
     }
 }
 
@@ -44,24 +68,47 @@ void channel_scale_forward(real *out, const real *inp, const real *s, int n, int
     }
 }
 
+/* One plane of channel_scale_backward: dx [hw] += g * sp (dx may be NULL);
+ * returns sum(g * x) in double (x may be NULL: then 0), summed per vector
+ * lane, lanes added in a fixed tree, the last few values after. */
+VEC_CLONES static double channel_scale_plane(real *dx, const real *g, const real *x, real sp,
+                                             int hw) {
+    vdbl lo = VDSPLAT(0), hi = VDSPLAT(0), ga, gb, xa, xb;
+    double tail = 0;
+    int j = 0;
+    for (; j + VLANES <= hw; j += VLANES) {
+        vreal gv, v;
+        vload(&gv, g + j);
+        if (dx) {
+            vload(&v, dx + j);
+            v += gv * sp;
+            vstore(dx + j, &v);
+        }
+        if (x) {
+            vload(&v, x + j);
+            vwiden(&ga, &gb, &gv);
+            vwiden(&xa, &xb, &v);
+            lo += ga * xa;
+            hi += gb * xb;
+        }
+    }
+    for (; j < hw; j++) {
+        if (dx) dx[j] += g[j] * sp;
+        if (x) tail += (double)g[j] * x[j];
+    }
+    return vdbl_total(&lo, &hi) + tail;
+}
+
 /* dinp [n, c, hw] or NULL; ds [n, c] or NULL; dout, inp [n, c, hw]; s [n, c] */
 void channel_scale_backward(real *dinp, real *ds, const real *dout, const real *inp,
                             const real *s, int n, int c, int hw) {
     int planes = n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
-        const real *g = dout + (size_t)p * hw;
-        if (dinp) {
-            real *dx = dinp + (size_t)p * hw;
-            real sp = s[p];
-            for (int j = 0; j < hw; j++) dx[j] += g[j] * sp;
-        }
-        if (ds) {
-            const real *x = inp + (size_t)p * hw;
-            double acc = 0;
-            for (int j = 0; j < hw; j++) acc += (double)g[j] * x[j];
-            ds[p] += (real)acc;
-        }
+        const double acc = channel_scale_plane(dinp ? dinp + (size_t)p * hw : NULL,
+                                               dout + (size_t)p * hw,
+                                               ds ? inp + (size_t)p * hw : NULL, s[p], hw);
+        if (ds) ds[p] += (real)acc;
     }
 }
 

@@ -7,15 +7,15 @@
 
 #include <string.h>
 
-void im2col_rows(real *col, const real *inp, const Conv2dShape *s, int cg, int oy0, int oy1) {
+void im2col_rows(real *col, size_t ldc, const real *inp, const Conv2dShape *s, int cg, int oy0,
+                 int oy1) {
     const int h = s->h, w = s->w, ow = s->ow;
     const int sw = s->sw;
-    const size_t np = (size_t)(oy1 - oy0) * ow;
     for (int ci = 0; ci < cg; ci++) {
         const real *plane = inp + (size_t)ci * h * w; /* [h, w] */
         for (int ky = 0; ky < s->kh; ky++) {
             for (int kx = 0; kx < s->kw; kx++) {
-                real *row = col + ((size_t)(ci * s->kh + ky) * s->kw + kx) * np; /* [np] */
+                real *row = col + ((size_t)(ci * s->kh + ky) * s->kw + kx) * ldc;
                 const int off_x = kx * s->dw - s->pad_l;
                 int lo, hi;
                 conv_valid_range(ow, sw, off_x, w, &lo, &hi);
@@ -42,15 +42,15 @@ void im2col_rows(real *col, const real *inp, const Conv2dShape *s, int cg, int o
     }
 }
 
-void col2im_rows(real *dinp, const real *col, const Conv2dShape *s, int cg, int oy0, int oy1) {
+void col2im_rows(real *dinp, const real *col, size_t ldc, const Conv2dShape *s, int cg, int oy0,
+                 int oy1) {
     const int h = s->h, w = s->w, ow = s->ow;
     const int sw = s->sw;
-    const size_t np = (size_t)(oy1 - oy0) * ow;
     for (int ci = 0; ci < cg; ci++) {
         real *plane = dinp + (size_t)ci * h * w; /* [h, w] */
         for (int ky = 0; ky < s->kh; ky++) {
             for (int kx = 0; kx < s->kw; kx++) {
-                const real *row = col + ((size_t)(ci * s->kh + ky) * s->kw + kx) * np; /* [np] */
+                const real *row = col + ((size_t)(ci * s->kh + ky) * s->kw + kx) * ldc;
                 const int off_x = kx * s->dw - s->pad_l;
                 int lo, hi;
                 conv_valid_range(ow, sw, off_x, w, &lo, &hi);

@@ -22,12 +22,16 @@ static inline void conv_valid_range(int n_out, int stride, int off, int n_in, in
 }
 
 /* Unfolds output rows [oy0, oy1) of one image and one group.
- * col [cg * kh * kw, (oy1 - oy0) * ow], row index (ci * kh + ky) * kw + kx;
- * inp [cg, h, w]: the group's first channel of one image. */
-void im2col_rows(real *col, const real *inp, const Conv2dShape *s, int cg, int oy0, int oy1);
+ * col: cg * kh * kw rows of (oy1 - oy0) * ow values, rows ldc apart (ldc
+ * larger than a row when several images share one column matrix), row
+ * index (ci * kh + ky) * kw + kx; inp [cg, h, w]: the group's first channel
+ * of one image. */
+void im2col_rows(real *col, size_t ldc, const real *inp, const Conv2dShape *s, int cg, int oy0,
+                 int oy1);
 
 /* The adjoint: ACCUMULATES (+=) col back into dinp.
- * dinp [cg, h, w]; col [cg * kh * kw, (oy1 - oy0) * ow] as above. */
-void col2im_rows(real *dinp, const real *col, const Conv2dShape *s, int cg, int oy0, int oy1);
+ * dinp [cg, h, w]; col as above. */
+void col2im_rows(real *dinp, const real *col, size_t ldc, const Conv2dShape *s, int cg, int oy0,
+                 int oy1);
 
 #endif

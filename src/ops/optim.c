@@ -16,6 +16,8 @@
  * sums are added in chunk order, whatever the thread count. */
 #include "anomaly/ops/optim.h"
 #include "anomaly/error.h"
+#include "anomaly/profile.h"
+#include "vec.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -38,20 +40,21 @@
 /* Elements per partial sum of the norm; fixed, so the order of additions is. */
 #define NORM_CHUNK 8192
 
-void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
-                 const AdamConfig *cfg, long step) {
-    if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
-    const real wd = (real)cfg->weight_decay;
-    const real b1 = (real)cfg->beta1, b2 = (real)cfg->beta2;
-    const real one_m_b1 = (real)(1.0 - cfg->beta1), one_m_b2 = (real)(1.0 - cfg->beta2);
-    const double bc1 = 1.0 - pow(cfg->beta1, (double)step);
-    const double bc2 = 1.0 - pow(cfg->beta2, (double)step);
-    const real neg_step_size = (real)(-(cfg->lr / bc1));
-    const real bc2_sqrt = (real)sqrt(bc2);
-    const real eps = (real)cfg->eps;
-    const int decay = cfg->weight_decay != 0;
-    /* param, grad, m, v [n] */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+/* Elements per parallel task of the updates. */
+#define UPDATE_CHUNK 16384
+
+typedef struct AdamConsts {
+    real wd, b1, b2, one_m_b1, one_m_b2, neg_step_size, bc2_sqrt, eps;
+    int decay;
+} AdamConsts;
+
+/* param, grad, m, v [n] */
+VEC_CLONES static void adam_span(real *param, const real *grad, real *m, real *v, size_t n,
+                                 const AdamConsts *k) {
+    const real wd = k->wd, b1 = k->b1, b2 = k->b2, one_m_b1 = k->one_m_b1;
+    const real one_m_b2 = k->one_m_b2, neg_step_size = k->neg_step_size;
+    const real bc2_sqrt = k->bc2_sqrt, eps = k->eps;
+    const int decay = k->decay;
     for (size_t i = 0; i < n; i++) {
         real g = grad[i];
         if (decay) g = FMA_R(param[i], wd, g);   /* grad.add(param, alpha=wd) */
@@ -70,6 +73,31 @@ void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
     }
 }
 
+void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
+                 const AdamConfig *cfg, long step) {
+    if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
+    AdamConsts k;
+    k.wd = (real)cfg->weight_decay;
+    k.b1 = (real)cfg->beta1;
+    k.b2 = (real)cfg->beta2;
+    k.one_m_b1 = (real)(1.0 - cfg->beta1);
+    k.one_m_b2 = (real)(1.0 - cfg->beta2);
+    const double bc1 = 1.0 - pow(cfg->beta1, (double)step);
+    const double bc2 = 1.0 - pow(cfg->beta2, (double)step);
+    k.neg_step_size = (real)(-(cfg->lr / bc1));
+    k.bc2_sqrt = (real)sqrt(bc2);
+    k.eps = (real)cfg->eps;
+    k.decay = cfg->weight_decay != 0;
+    const double start = profile_start();
+    const size_t chunks = (n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t lo = c * UPDATE_CHUNK, len = n - lo < UPDATE_CHUNK ? n - lo : UPDATE_CHUNK;
+        adam_span(param + lo, grad + lo, m + lo, v + lo, len, &k);
+    }
+    profile_stop(start, "adam", "(optimizer)", PROFILE_UPDATE);
+}
+
 void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
                 long step) {
     if (step < 1) fatal("SGD step count must start at 1 (got %ld)", step);
@@ -77,6 +105,7 @@ void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdCon
     const real neg_lr = (real)(-cfg->lr);
     const int decay = cfg->weight_decay != 0, use_buf = cfg->momentum != 0, first = step == 1;
     if (use_buf && !buf) fatal("SGD with momentum needs a momentum buffer");
+    const double start = profile_start();
     /* param, grad, buf [n] */
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
@@ -93,6 +122,7 @@ void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdCon
         }
         param[i] = FMA_R(d, neg_lr, param[i]); /* param.add_(d_p, alpha=-lr) */
     }
+    profile_stop(start, "sgd", "(optimizer)", PROFILE_UPDATE);
 }
 
 /* Squares are exact in double; four accumulators shorten the dependency
@@ -126,6 +156,7 @@ double grad_global_norm(const real *grad, size_t n) {
  * `real`. It multiplies unless coef >= 1, so a NaN norm spreads NaN into
  * every gradient, as clamp(coef, max=1) does in PyTorch. grad [n] */
 double clip_grad_norm(real *grad, size_t n, double max_norm) {
+    const double start = profile_start();
     double norm = grad_global_norm(grad, n);
     real total = (real)norm;
     real coef = (real)max_norm / (total + (real)1e-6);
@@ -133,5 +164,6 @@ double clip_grad_norm(real *grad, size_t n, double max_norm) {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
         for (size_t i = 0; i < n; i++) grad[i] *= coef;
     }
+    profile_stop(start, "clip_grad_norm", "(optimizer)", PROFILE_UPDATE);
     return norm;
 }

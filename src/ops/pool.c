@@ -5,6 +5,7 @@
  * is the same for any thread count. */
 #include "anomaly/ops/pool.h"
 #include "anomaly/error.h"
+#include "bn_channel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,16 +13,16 @@
 /* Below this many input elements a parallel region costs more than it saves. */
 #define POOL_PARALLEL_MIN 32768
 
+/* The mean of one plane [hw], summed in double (bn_channel.h's order). */
+VEC_CLONES static real plane_mean(const real *x, int hw) {
+    return (real)(bn_sum(x, (size_t)hw, 1, hw) / hw);
+}
+
 /* out [n, c]; inp [n, c, hw]. The sum is taken in double. */
 void global_avgpool_forward(real *out, const real *inp, int n, int c, int hw) {
     const long planes = (long)n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * (size_t)hw >= POOL_PARALLEL_MIN)
-    for (long p = 0; p < planes; p++) {
-        const real *x = inp + (size_t)p * (size_t)hw; /* [hw] */
-        double sum = 0;
-        for (int i = 0; i < hw; i++) sum += x[i];
-        out[p] = (real)(sum / hw);
-    }
+    for (long p = 0; p < planes; p++) out[p] = plane_mean(inp + (size_t)p * (size_t)hw, hw);
 }
 
 /* dinp [n, c, hw]; dout [n, c] */
@@ -87,13 +88,15 @@ static size_t max_index(const real *x, const Pool2dShape *s, int oy, int ox) {
     if (x0 < 0) x0 = 0;
     size_t best = (size_t)y0 * (size_t)s->w + (size_t)x0;
     real best_val = -INFINITY;
+    /* selects instead of branches: which cell wins is a coin toss for a
+     * branch predictor; v != v is isnan(v) without a call */
     for (int y = y0; y < y1; y++)
         for (int xx = x0; xx < x1; xx++) {
             const size_t i = (size_t)y * (size_t)s->w + (size_t)xx;
-            if (x[i] > best_val || isnan(x[i])) {
-                best_val = x[i];
-                best = i;
-            }
+            const real v = x[i];
+            const int take = (v > best_val) | (v != v);
+            best_val = take ? v : best_val;
+            best = take ? i : best;
         }
     return best;
 }

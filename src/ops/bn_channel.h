@@ -1,0 +1,133 @@
+/* One channel's share of the BatchNorm kernels, vectorised. Private to
+ * src/ops (batchnorm.c, fused.c).
+ *
+ * A channel is n planes of hw values, plane b at base + b * stride (stride
+ * c * hw in an NCHW tensor, hw in a packed buffer). Sums are taken in
+ * double, VLANES values at a time into per-lane partial sums kept across
+ * the planes, then added in a fixed tree; the few values past the last
+ * whole vector of a plane go into a scalar sum added last. So every sum
+ * depends on the shape only, never on the thread that runs the channel.
+ * These are inline helpers: the callers carry VEC_CLONES and so compile
+ * them once per instruction set. */
+#ifndef ANOMALY_SRC_OPS_BN_CHANNEL_H
+#define ANOMALY_SRC_OPS_BN_CHANNEL_H
+
+#include <stddef.h>
+
+#include "vec.h"
+
+/* sum(x) */
+VINLINE double bn_sum(const real *base, size_t stride, int n, int hw) {
+    vdbl lo = VDSPLAT(0), hi = VDSPLAT(0), a, b;
+    double tail = 0;
+    for (int p = 0; p < n; p++) {
+        const real *x = base + (size_t)p * stride;
+        int i = 0;
+        for (; i + VLANES <= hw; i += VLANES) {
+            vreal v;
+            vload(&v, x + i);
+            vwiden(&a, &b, &v);
+            lo += a;
+            hi += b;
+        }
+        for (; i < hw; i++) tail += x[i];
+    }
+    return vdbl_total(&lo, &hi) + tail;
+}
+
+/* sum((x - mu)^2) */
+VINLINE double bn_sq_dev(const real *base, size_t stride, int n, int hw, double mu) {
+    vdbl lo = VDSPLAT(0), hi = VDSPLAT(0), a, b;
+    const vdbl m = VDSPLAT(mu);
+    double tail = 0;
+    for (int p = 0; p < n; p++) {
+        const real *x = base + (size_t)p * stride;
+        int i = 0;
+        for (; i + VLANES <= hw; i += VLANES) {
+            vreal v;
+            vload(&v, x + i);
+            vwiden(&a, &b, &v);
+            a -= m;
+            lo += a * a;
+#ifndef ANOMALY_F64 /* in double the vector widens to lo alone */
+            b -= m;
+            hi += b * b;
+#endif
+        }
+        for (; i < hw; i++) {
+            const double d = x[i] - mu;
+            tail += d * d;
+        }
+    }
+    return vdbl_total(&lo, &hi) + tail;
+}
+
+/* sum(dy) and sum(dy * (x - mu)); dy and x share the layout. */
+VINLINE void bn_grad_sums(const real *dy_base, const real *x_base, size_t dy_stride,
+                          size_t x_stride, int n, int hw, double mu, double *sum_dy,
+                          double *sum_dy_xmu) {
+    vdbl slo = VDSPLAT(0), shi = VDSPLAT(0), plo = VDSPLAT(0), phi = VDSPLAT(0);
+    vdbl ga, gb, xa, xb;
+    const vdbl m = VDSPLAT(mu);
+    double st = 0, pt = 0;
+    for (int p = 0; p < n; p++) {
+        const real *dy = dy_base + (size_t)p * dy_stride, *x = x_base + (size_t)p * x_stride;
+        int i = 0;
+        for (; i + VLANES <= hw; i += VLANES) {
+            vreal g, v;
+            vload(&g, dy + i);
+            vload(&v, x + i);
+            vwiden(&ga, &gb, &g);
+            vwiden(&xa, &xb, &v);
+            slo += ga;
+            shi += gb;
+            plo += ga * (xa - m);
+            phi += gb * (xb - m);
+        }
+        for (; i < hw; i++) {
+            st += dy[i];
+            pt += dy[i] * (x[i] - mu);
+        }
+    }
+    *sum_dy = vdbl_total(&slo, &shi) + st;
+    *sum_dy_xmu = vdbl_total(&plo, &phi) + pt;
+}
+
+/* out = x * scale + shift */
+VINLINE void bn_affine(real *out_base, const real *x_base, size_t stride, int n, int hw,
+                       real scale, real shift) {
+    for (int p = 0; p < n; p++) {
+        const real *x = x_base + (size_t)p * stride;
+        real *y = out_base + (size_t)p * stride;
+        int i = 0;
+        for (; i + VLANES <= hw; i += VLANES) {
+            vreal v;
+            vload(&v, x + i);
+            v = v * scale + shift;
+            vstore(y + i, &v);
+        }
+        for (; i < hw; i++) y[i] = x[i] * scale + shift;
+    }
+}
+
+/* dx += (dy - mean_dy - (x - mu) * k) * g, the train-mode input gradient;
+ * dy may have its own layout (dy_stride), dx and x share the tensor's. */
+VINLINE void bn_dx(real *dx_base, const real *dy_base, const real *x_base, size_t dy_stride,
+                   size_t stride, int n, int hw, real mean_dy, real mu, real k, real g) {
+    for (int p = 0; p < n; p++) {
+        const real *x = x_base + (size_t)p * stride, *dy = dy_base + (size_t)p * dy_stride;
+        real *dx = dx_base + (size_t)p * stride;
+        int i = 0;
+        for (; i + VLANES <= hw; i += VLANES) {
+            vreal v, d, o;
+            vload(&v, x + i);
+            vload(&d, dy + i);
+            vload(&o, dx + i);
+            o += (d - mean_dy - (v - mu) * k) * g;
+            vstore(dx + i, &o);
+        }
+        for (; i < hw; i++) dx[i] += (dy[i] - mean_dy - (x[i] - mu) * k) * g;
+    }
+}
+
+#endif

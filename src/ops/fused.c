@@ -1,0 +1,152 @@
+/* BatchNorm2d + activation, fused (see fused.h).
+ *
+ * One task per channel, as batchnorm.c, with the same per-channel sums
+ * (bn_channel.h), so each value equals the unfused kernels' bit for bit.
+ * The activation runs through the same vector code as act.c for every
+ * element, the last partial vector of a plane included. Backward keeps the
+ * channel's activation gradient in a per-thread buffer of n * hw values,
+ * which the two BatchNorm passes then read from cache. */
+#include "anomaly/ops/fused.h"
+#include "anomaly/error.h"
+#include "bn_channel.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define FUSED_PARALLEL_MIN 32768
+
+/* y = act(z), lane by lane as act.c computes it. */
+VINLINE void act_forward(vreal *y, const vreal *z, BnAct act) {
+    if (act == BN_ACT_SWISH) {
+        vreal s, q;
+        vsigmoid_pair(&s, &q, z);
+        *y = *z * s;
+    } else {
+        /* z < 0 ? 0 : z, so NaN stays NaN */
+        const vint neg = *z < 0;
+        *y = (vreal)((vint)*z & ~neg);
+    }
+}
+
+/* The activation's input gradient as act.c's backward accumulates it into
+ * a zeroed buffer (0 + ..., which turns -0 into +0 just as there). */
+VINLINE void act_backward(vreal *dz, const vreal *g, const vreal *z, BnAct act) {
+    if (act == BN_ACT_SWISH) {
+        vreal s, q;
+        vsigmoid_pair(&s, &q, z);
+        *dz = VSPLAT(0) + *g * (s * (1 + *z * q));
+    } else {
+        /* passes where !(z <= 0): positive or NaN, as relu_backward */
+        const vint pass = ~(*z <= 0);
+        *dz = VSPLAT(0) + (vreal)((vint)*g & pass);
+    }
+}
+
+VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, real *rstd,
+                                       real *running_mean, real *running_var, const real *inp,
+                                       const real *gamma, const real *beta,
+                                       const BatchNormShape *s, BnAct act, int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw, momentum = s->momentum;
+    /* statistics exactly as batchnorm2d_forward_train */
+    const double mu = bn_sum(inp + off, stride, s->n, s->hw) / count;
+    const double sq = bn_sq_dev(inp + off, stride, s->n, s->hw, mu);
+    const double rs = 1.0 / sqrt(sq / count + s->eps);
+    mean[ch] = (real)mu;
+    rstd[ch] = (real)rs;
+    if (running_mean)
+        running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
+    if (running_var)
+        running_var[ch] =
+            (real)(momentum * (sq / (count - 1)) + (1.0 - momentum) * running_var[ch]);
+    const real scale = (real)(gamma[ch] * rs);
+    const real shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    for (int p = 0; p < s->n; p++) {
+        const size_t at = off + (size_t)p * stride;
+        for (int i = 0; i < s->hw; i += VLANES) {
+            const int m = s->hw - i < VLANES ? s->hw - i : VLANES;
+            vreal x, zv, y;
+            vload_n(&x, inp + at + i, m);
+            zv = x * scale + shift;
+            act_forward(&y, &zv, act);
+            if (z) vstore_n(z + at + i, &zv, m);
+            vstore_n(out + at + i, &y, m);
+        }
+    }
+}
+
+void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd,
+                                   real *running_mean, real *running_var, const real *inp,
+                                   const real *gamma, const real *beta, const BatchNormShape *s,
+                                   BnAct act) {
+    if (s->n < 1 || s->c < 1 || s->hw < 1)
+        fatal("batchnorm2d_act_forward_train: bad shape n = %d, c = %d, hw = %d", s->n, s->c,
+              s->hw);
+    if ((long)s->n * s->hw < 2)
+        fatal("batchnorm2d: training needs more than one value per channel "
+              "(n = %d, h*w = %d)", s->n, s->hw);
+    const size_t total = (size_t)s->n * s->c * s->hw;
+#pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
+    for (int ch = 0; ch < s->c; ch++)
+        fused_forward_channel(out, z, mean, rstd, running_mean, running_var, inp, gamma, beta, s, act,
+                        ch);
+}
+
+/* dzb [n, hw]: scratch for the channel's activation gradient. */
+VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *dbeta, real *dzb,
+                                        const real *dout, const real *inp, const real *z,
+                                        const real *mean, const real *rstd, const real *gamma,
+                                        const real *beta, const BatchNormShape *s, BnAct act,
+                                        int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw;
+    const double mu = mean[ch], rs = rstd[ch];
+    /* without z: the BatchNorm output from the saved statistics */
+    const real scale = (real)(gamma[ch] * rs), shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    for (int p = 0; p < s->n; p++) {
+        const size_t at = off + (size_t)p * stride;
+        real *d = dzb + (size_t)p * s->hw;
+        for (int i = 0; i < s->hw; i += VLANES) {
+            const int m = s->hw - i < VLANES ? s->hw - i : VLANES;
+            vreal zv, g, dz;
+            if (z) {
+                vload_n(&zv, z + at + i, m);
+            } else {
+                vload_n(&zv, inp + at + i, m);
+                zv = zv * scale + shift;
+            }
+            vload_n(&g, dout + at + i, m);
+            act_backward(&dz, &g, &zv, act);
+            vstore_n(d + i, &dz, m);
+        }
+    }
+    /* from here on as batchnorm2d_backward, with dy read from dzb */
+    double sum_dy, sum_dy_xmu;
+    bn_grad_sums(dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw, mu, &sum_dy, &sum_dy_xmu);
+    if (dbeta) dbeta[ch] += (real)sum_dy;
+    if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
+    if (!dinp) return;
+    bn_dx(dinp + off, dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw,
+          (real)(sum_dy / count), (real)mu, (real)(sum_dy_xmu * rs * rs / count),
+          (real)(gamma[ch] * rs));
+}
+
+void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
+                              const real *inp, const real *z, const real *mean, const real *rstd,
+                              const real *gamma, const real *beta, const BatchNormShape *s,
+                              BnAct act) {
+    if (s->n < 1 || s->c < 1 || s->hw < 1)
+        fatal("batchnorm2d_act_backward: bad shape n = %d, c = %d, hw = %d", s->n, s->c, s->hw);
+    if (!dinp && !dgamma && !dbeta) return;
+    const size_t total = (size_t)s->n * s->c * s->hw, plane = (size_t)s->n * s->hw;
+#pragma omp parallel if (total >= FUSED_PARALLEL_MIN)
+    {
+        real *dzb = xmalloc(plane * sizeof *dzb, "a BatchNorm gradient buffer");
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < s->c; ch++)
+            fused_backward_channel(dinp, dgamma, dbeta, dzb, dout, inp, z, mean, rstd, gamma, beta, s,
+                             act, ch);
+        free(dzb);
+    }
+}

@@ -1,0 +1,190 @@
+/* SIMD helpers for the elementwise kernels. Private to src/ops.
+ *
+ * A vector is VLANES reals (64 bytes) as a GCC/Clang vector type, so the
+ * arithmetic below is plain C operators the compiler maps to whatever
+ * registers the target has. Hot row kernels carry VEC_CLONES: the compiler
+ * builds them for AVX-512, AVX2 + FMA and the baseline, and the loader picks
+ * the best for the CPU, so one portable binary runs wide vectors where it
+ * can (and explicit fma() calls become one instruction instead of a
+ * library call).
+ *
+ * Every lane computes exactly what the scalar code would (no contraction
+ * into FMA: the library builds in ISO C mode, which forbids it), so a kernel
+ * returns the same bits whichever clone runs and whatever the split between
+ * threads.
+ *
+ * Helpers take and return vectors through pointers: passing 64-byte vectors
+ * by value would depend on the target's calling convention. */
+#ifndef ANOMALY_SRC_OPS_VEC_H
+#define ANOMALY_SRC_OPS_VEC_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "anomaly/real.h"
+
+/* GCC's ISO mode never contracts a * b + c into one rounding; clang must
+ * be told, or its AVX-512 clones would round differently from the rest. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define VEC_BYTES 64
+#ifdef ANOMALY_F64
+#define VLANES 8
+typedef int64_t vint_lane;
+#else
+#define VLANES 16
+typedef int32_t vint_lane;
+#endif
+typedef real vreal __attribute__((vector_size(VEC_BYTES)));
+typedef vint_lane vint __attribute__((vector_size(VEC_BYTES)));
+
+#define VINLINE static inline __attribute__((always_inline))
+
+/* x86-64-v4: AVX-512 (F, BW, CD, DQ, VL); v3: AVX2 with FMA. Only for
+ * functions called from their own file (GCC and clang disagree on clones
+ * across files), and with a name unique in the whole library, even when
+ * static: clang 14 gives the resolver an external symbol. */
+#if defined(__x86_64__) && (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__) && __GNUC__ >= 11)
+#define VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VEC_CLONES
+#endif
+
+/* Lets the compiler fuse a * b + c into one fused multiply-add in a
+ * function that opts in (VEC_FMA on the function, VEC_FMA_BODY first in its
+ * body): for the convolution kernels, whose sums are long chains of
+ * multiply-adds. A fused operation rounds once instead of twice, so such a
+ * kernel's results differ in the last bits between CPUs with and without
+ * FMA, never between runs or thread counts on one machine. The elementwise
+ * kernels stay unfused, so that fused.c matches batchnorm.c and act.c. */
+#if defined(__clang__)
+#define VEC_FMA
+#define VEC_FMA_BODY _Pragma("STDC FP_CONTRACT ON")
+#elif defined(__GNUC__)
+#define VEC_FMA __attribute__((optimize("fp-contract=fast")))
+#define VEC_FMA_BODY
+#else
+#define VEC_FMA
+#define VEC_FMA_BODY
+#endif
+
+VINLINE void vload(vreal *v, const real *p) { memcpy(v, p, sizeof *v); }
+VINLINE void vstore(real *p, const vreal *v) { memcpy(p, v, sizeof *v); }
+/* All lanes x (not for -0.0: 0 + -0.0 is +0.0). */
+#define VSPLAT(x) ((vreal){0} + (real)(x))
+
+/* The first n <= VLANES lanes: loads fill the rest with zeros, stores
+ * leave memory past p[n - 1] alone (loop tails). */
+VINLINE void vload_n(vreal *v, const real *p, int n) {
+    if (n == VLANES) {
+        memcpy(v, p, sizeof *v);
+        return;
+    }
+    real tmp[VLANES] = {0};
+    memcpy(tmp, p, (size_t)n * sizeof(real));
+    memcpy(v, tmp, sizeof *v);
+}
+VINLINE void vstore_n(real *p, const vreal *v, int n) {
+    if (n == VLANES) {
+        memcpy(p, v, sizeof *v);
+        return;
+    }
+    real tmp[VLANES];
+    memcpy(tmp, v, sizeof tmp);
+    memcpy(p, tmp, (size_t)n * sizeof(real));
+}
+
+/* Sums in double: a vector of reals widened to two vectors of 8 doubles
+ * (in the double build the second is zero). */
+typedef double vdbl __attribute__((vector_size(64)));
+VINLINE void vwiden(vdbl *lo, vdbl *hi, const vreal *v) {
+#ifdef ANOMALY_F64
+    *lo = *v;
+    *hi = (vdbl){0};
+#else
+    typedef float vhalf __attribute__((vector_size(32)));
+    vhalf a, b;
+    memcpy(&a, v, sizeof a);
+    memcpy(&b, (const char *)v + sizeof a, sizeof b);
+    *lo = __builtin_convertvector(a, vdbl);
+    *hi = __builtin_convertvector(b, vdbl);
+#endif
+}
+#define VDSPLAT(x) ((vdbl){0} + (double)(x))
+
+/* The lanes of lo + hi added in a fixed tree. */
+VINLINE double vdbl_total(const vdbl *lo, const vdbl *hi) {
+    const vdbl v = *lo + *hi;
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+
+/* Scalar sigmoid(x) and 1 - sigmoid(x) to full relative precision, without
+ * overflow: exp() only ever sees -|x|. */
+static inline void sigmoid_pair_scalar(real x, real *s, real *one_minus_s) {
+#ifdef ANOMALY_F64
+    const real e = exp(-fabs(x));
+#else
+    const real e = expf(-fabsf(x));
+#endif
+    const real p = (real)1 / ((real)1 + e); /* sigmoid(|x|) */
+    const real q = e * p;                   /* sigmoid(-|x|) */
+    if (x >= 0) {
+        *s = p;
+        *one_minus_s = q;
+    } else {
+        *s = q;
+        *one_minus_s = p;
+    }
+}
+
+#ifndef ANOMALY_F64
+/* exp(x) for x <= 0 in float, within 1 ulp of the true value (Cody-Waite
+ * reduction x = n ln2 + r, |r| <= ln2/2, and a degree-7 polynomial for
+ * exp(r) with Cephes' coefficients). Below -87, where the result would
+ * leave the normal range, it returns 0: sigmoid(-87) is 1.6e-38, and
+ * keeping denormals out keeps every later multiply fast. NaN stays NaN. */
+VINLINE void vexp_nonpos(vreal *out, const vreal *xp) {
+    const vreal x = *xp;
+    const vreal magic = VSPLAT(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+    const vreal n = (x * 1.44269504088896341f + magic) - magic;
+    vreal r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vreal p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const vreal y = p * (r * r) + r + 1.0f;
+    const vint scale = (__builtin_convertvector(n, vint) + 127) << 23; /* 2^n */
+    const vint tiny = x < -87.0f;
+    *out = (vreal)((vint)(y * (vreal)scale) & ~tiny);
+}
+#endif
+
+/* s = sigmoid(x), q = 1 - sigmoid(x), lane by lane as sigmoid_pair_scalar
+ * (in float through vexp_nonpos, which is within an ulp of expf). */
+VINLINE void vsigmoid_pair(vreal *s, vreal *q, const vreal *x) {
+#ifdef ANOMALY_F64
+    for (int l = 0; l < VLANES; l++) {
+        real a, b;
+        sigmoid_pair_scalar((*x)[l], &a, &b);
+        (*s)[l] = a;
+        (*q)[l] = b;
+    }
+#else
+    const vint sign = (vint){0} + INT32_MIN; /* the sign bit */
+    const vreal neg_abs = (vreal)((vint)*x | sign);
+    vreal e;
+    vexp_nonpos(&e, &neg_abs);
+    const vreal p = 1.0f / (1.0f + e); /* sigmoid(|x|) */
+    const vreal m = e * p;             /* sigmoid(-|x|) */
+    const vint pos = *x >= 0.0f;
+    *s = (vreal)(((vint)p & pos) | ((vint)m & ~pos));
+    *q = (vreal)(((vint)m & pos) | ((vint)p & ~pos));
+#endif
+}
+
+#endif

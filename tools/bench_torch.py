@@ -1,0 +1,144 @@
+"""The PyTorch side of `make bench`: time one model's training step or eval
+forward on this CPU, exactly as the C side runs it, and print one JSON line.
+
+    /usr/bin/python3 tools/bench_torch.py --model efficientnet-b0 --size 224
+        --batch 8 --mode train|eval --threads 2 [--steps 5] [--warmup 1]
+
+The model is the PyTorch twin (tools/twin: lukemelas' EfficientNet with its
+memory-efficient swish, timm's ResNeXt), 88 classes. A train step is what
+`anomaly step` does: forward in train mode, label-smoothing loss (0.1),
+backward, clip_grad_norm_(2.0), Adam (lr 5e-5, weight decay 1e-4). Eval is
+model.eval() under torch.no_grad(). Inputs are fixed random normal values.
+
+Reported: every timed step (wall and process CPU seconds), their medians,
+the peak resident set size of the
+process (ru_maxrss) and the resident size before the first step (so the
+step's own working set can be told from the size of the torch libraries),
+and what does the arithmetic: the oneDNN ISA (convolutions) and the OpenBLAS
+core (matrix products outside oneDNN), as loaded in this process.
+"""
+import argparse
+import ctypes
+import ctypes.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def rss_now():
+    """Current resident set size in bytes (from /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def openblas_core():
+    """The OpenBLAS kernel set this process uses (the library torch loaded)."""
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas")):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return "unknown"
+
+
+def onednn_isa():
+    """oneDNN's instruction set, from its verbose log of one convolution in a
+    child process (verbose output would disturb the timed process)."""
+    # big enough for PyTorch to hand the convolution to oneDNN
+    code = ("import torch\n"
+            "torch.nn.functional.conv2d(torch.ones(2, 16, 32, 32), torch.ones(16, 16, 3, 3))\n")
+    env = dict(os.environ, DNNL_VERBOSE="1", ONEDNN_VERBOSE="1")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    for line in out.splitlines():
+        if ",isa:" in line:
+            return line.split(",isa:", 1)[1].strip()
+    return "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--mode", choices=["train", "eval"], required=True)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--classes", type=int, default=88)
+    a = ap.parse_args()
+
+    import torch
+    from torch.nn import functional as F
+    from twin import registry
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = registry.build(a.model, a.classes)
+    x = torch.randn(a.batch, 3, a.size, a.size)
+    labels = torch.arange(a.batch) % a.classes
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=5e-5, weight_decay=1e-4)
+
+    def smoothing(logits, y, eps=0.1):
+        c = logits.shape[1]
+        q = torch.full_like(logits, eps / (c - 1))
+        q.scatter_(1, y[:, None], 1 - eps)
+        return (-(q * F.log_softmax(logits, dim=1)).sum(1)).mean()
+
+    def train_step():
+        opt.zero_grad(set_to_none=False)
+        loss = smoothing(model(x), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 2.0)
+        opt.step()
+
+    def eval_step():
+        with torch.no_grad():
+            model(x)
+
+    if a.mode == "train":
+        model.train()
+        step = train_step
+    else:
+        model.eval()
+        step = eval_step
+    rss_before = rss_now()
+    times, cpu = [], []
+    for k in range(a.warmup + a.steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        if k >= a.warmup:
+            times.append(dt)
+            cpu.append(dc)
+    print(json.dumps({
+        "side": "pytorch", "model": a.model, "size": a.size, "batch": a.batch, "mode": a.mode,
+        "threads": torch.get_num_threads(), "times": times, "median": statistics.median(times),
+        "cpu": cpu, "cpu_median": statistics.median(cpu),
+        "peak_rss": peak_rss(), "rss_before": rss_before, "torch": torch.__version__,
+        "blas_core": openblas_core(), "onednn_isa": onednn_isa(),
+        "mkldnn": bool(torch.backends.mkldnn.is_available()),
+    }))
+
+
+if __name__ == "__main__":
+    main()
