@@ -7,6 +7,7 @@
 #include "error.h"
 #include "model.h"
 #include "ops.h"
+#include "ops/fused.h"
 
 #define LAYER_NAME_MAX 96
 
@@ -39,6 +40,10 @@ typedef struct BatchNorm {
 
 void bn_register(BatchNorm *b, ParamTable *t, const char *name, int c, real eps, real momentum);
 Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x);
+/* act(bn(x)). Training without --dump: one fused op that does not keep the
+ * BatchNorm output (ag_batchnorm2d_act, a fifth less activation memory);
+ * otherwise bn_apply then the activation, so --dump still sees the output. */
+Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x, BnAct act);
 
 typedef struct Linear {
     char name[LAYER_NAME_MAX];

@@ -177,8 +177,8 @@ static void build(Model *m) {
 static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs, int idx) {
     const ParamTable *p = &m->params;
     Tensor *x = inputs;
-    if (b->has_expand) x = ag_swish(t, bn_apply(t, p, &b->bn0, conv_apply(t, p, &b->expand_conv, x)));
-    x = ag_swish(t, bn_apply(t, p, &b->bn1, conv_apply(t, p, &b->depthwise_conv, x)));
+    if (b->has_expand) x = bn_act_apply(t, p, &b->bn0, conv_apply(t, p, &b->expand_conv, x), BN_ACT_SWISH);
+    x = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->depthwise_conv, x), BN_ACT_SWISH);
     if (b->has_se) {
         Tensor *s = ag_global_avgpool(t, x);
         s = ag_swish(t, conv_apply(t, p, &b->se_reduce, s));
@@ -197,13 +197,13 @@ static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs
 static Tensor *forward(Model *m, Tape *t, Tensor *x) {
     EfficientNet *e = m->impl;
     const ParamTable *p = &m->params;
-    x = ag_swish(t, bn_apply(t, p, &e->bn0, conv_apply(t, p, &e->conv_stem, x)));
+    x = bn_act_apply(t, p, &e->bn0, conv_apply(t, p, &e->conv_stem, x), BN_ACT_SWISH);
     for (int i = 0; i < e->n_blocks; i++) {
         ArenaMark mark = arena_mark(t->arena);
         x = mbconv_forward(m, t, &e->blocks[i], x, i);
         x = keep_only(t, mark, x); /* inference: drop the block's temporaries */
     }
-    x = ag_swish(t, bn_apply(t, p, &e->bn1, conv_apply(t, p, &e->conv_head, x)));
+    x = bn_act_apply(t, p, &e->bn1, conv_apply(t, p, &e->conv_head, x), BN_ACT_SWISH);
     x = ag_global_avgpool(t, x);
     layer_named(t, x, "_avg_pooling");
     x = dropout_apply(t, m, x, e->dropout);

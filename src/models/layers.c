@@ -108,6 +108,19 @@ Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
     return y;
 }
 
+Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x, BnAct act) {
+    if (t->dump || !t->training) {
+        Tensor *y = bn_apply(t, p, b, x);
+        return act == BN_ACT_SWISH ? ag_swish(t, y) : ag_relu(t, y);
+    }
+    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
+    *g = params_tensor(p, b->weight);
+    *be = params_tensor(p, b->bias);
+    return ag_batchnorm2d_act(t, b->name, x, g, be, params_data(p, b->running_mean),
+                              params_data(p, b->running_var),
+                              params_counter(p, b->num_batches_tracked), b->eps, b->momentum, act);
+}
+
 void linear_register(Linear *l, ParamTable *t, const char *name, int in, int out, int bias) {
     memset(l, 0, sizeof *l);
     snprintf(l->name, sizeof l->name, "%s", name);

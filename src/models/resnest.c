@@ -160,10 +160,10 @@ static void build(Model *m) {
 }
 
 static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn *s, Tensor *x) {
-    x = ag_relu(t, bn_apply(t, p, &s->bn0, conv_apply(t, p, &s->conv, x)));
+    x = bn_act_apply(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
     /* x [n, radix * C, h, w]: split r is channels [r*C, (r+1)*C) */
     Tensor *gap = ag_global_avgpool(t, ag_radix_sum(t, x, s->radix));
-    gap = ag_relu(t, bn_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap)));
+    gap = bn_act_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap), BN_ACT_RELU);
     Tensor *attn = ag_radix_softmax(t, conv_apply(t, p, &s->fc2, gap), s->cardinality, s->radix);
     Tensor *out = ag_radix_weighted_sum(t, x, attn, s->radix);
     layer_named(t, out, "%s", s->name);
@@ -171,7 +171,7 @@ static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn 
 }
 
 static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tensor *x) {
-    Tensor *out = ag_relu(t, bn_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x)));
+    Tensor *out = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU);
     if (b->avd_stride > 0) {
         Pool2dShape avd = {.kh = 3, .kw = 3, .sh = b->avd_stride, .sw = b->avd_stride,
                            .pad_t = 1, .pad_l = 1, .count_include_pad = 1};
@@ -198,9 +198,9 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tenso
 static Tensor *forward(Model *m, Tape *t, Tensor *x) {
     ResNeSt *r = m->impl;
     const ParamTable *p = &m->params;
-    x = ag_relu(t, bn_apply(t, p, &r->stem1, conv_apply(t, p, &r->stem0, x)));
-    x = ag_relu(t, bn_apply(t, p, &r->stem4, conv_apply(t, p, &r->stem3, x)));
-    x = ag_relu(t, bn_apply(t, p, &r->bn1, conv_apply(t, p, &r->stem6, x)));
+    x = bn_act_apply(t, p, &r->stem1, conv_apply(t, p, &r->stem0, x), BN_ACT_RELU);
+    x = bn_act_apply(t, p, &r->stem4, conv_apply(t, p, &r->stem3, x), BN_ACT_RELU);
+    x = bn_act_apply(t, p, &r->bn1, conv_apply(t, p, &r->stem6, x), BN_ACT_RELU);
     Pool2dShape pool = {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .pad_t = 1, .pad_l = 1};
     x = ag_maxpool2d(t, x, &pool);
     layer_named(t, x, "maxpool");

@@ -144,8 +144,8 @@ static void build(Model *m) {
 }
 
 static Tensor *bottleneck_forward(Tape *t, const ParamTable *p, const Bottleneck *b, Tensor *x) {
-    Tensor *out = ag_relu(t, bn_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x)));
-    out = ag_relu(t, bn_apply(t, p, &b->bn2, conv_apply(t, p, &b->conv2, out)));
+    Tensor *out = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU);
+    out = bn_act_apply(t, p, &b->bn2, conv_apply(t, p, &b->conv2, out), BN_ACT_RELU);
     out = bn_apply(t, p, &b->bn3, conv_apply(t, p, &b->conv3, out));
     Tensor *shortcut = x;
     if (b->has_downsample) shortcut = bn_apply(t, p, &b->down_bn, conv_apply(t, p, &b->down_conv, x));
@@ -157,7 +157,7 @@ static Tensor *bottleneck_forward(Tape *t, const ParamTable *p, const Bottleneck
 static Tensor *forward(Model *m, Tape *t, Tensor *x) {
     ResNeXt *r = m->impl;
     const ParamTable *p = &m->params;
-    x = ag_relu(t, bn_apply(t, p, &r->bn1, conv_apply(t, p, &r->conv1, x)));
+    x = bn_act_apply(t, p, &r->bn1, conv_apply(t, p, &r->conv1, x), BN_ACT_RELU);
     Pool2dShape pool = {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .pad_t = 1, .pad_l = 1};
     x = ag_maxpool2d(t, x, &pool);
     layer_named(t, x, "maxpool");
