@@ -74,7 +74,8 @@ parity:
 	$(MAKE) --no-print-directory PRECISION=64 tests
 	@tools/parity.sh
 
-bench: deps
+bench:
+	@tools/setup_deps.sh --torch
 	$(MAKE) --no-print-directory PRECISION=32 all
 	@tools/bench.sh
 
