@@ -120,7 +120,8 @@ report test_img_size_override
 # A model with one output always predicts it: bottle and cable claim every
 # row (cable, later in sorted order, wins), carpet only predicts null.
 mkdir -p "$R/2/bottle_E0" "$R/2/cable_E0" "$R/2/carpet_E0"
-printf 'key,value\nmodel,efficientnet\narch,0\nimg_size,32\nbatch_size,8\ntrain_method,one_class\n' > "$R/2/train_args.csv"
+printf 'key,value\nmodel,efficientnet\narch,0\nimg_size,32\nbatch_size,8\ntrain_method,one_class\n' \
+    > "$R/2/train_args.csv"
 printf 'label\nbottle-good\n' > "$R/2/bottle_E0/labels.csv"
 printf 'label\ncable-good\n' > "$R/2/cable_E0/labels.csv"
 printf 'label\nnull\n' > "$R/2/carpet_E0/labels.csv"
@@ -145,7 +146,8 @@ else
 fi
 # without claims the base comes through unchanged, and nothing conflicts
 rm -r "$R/2/bottle_E0" "$R/2/cable_E0"
-run --exp_num 2 --results "$R" --data_path "$tmp/data" --output "$tmp/oc2" --base "$sub" || note "one-class (null) failed"
+run --exp_num 2 --results "$R" --data_path "$tmp/data" --output "$tmp/oc2" --base "$sub" ||
+    note "one-class (null) failed"
 cmp -s "$tmp/oc2/sub_one_class_2.csv" "$sub" || note "a null-only model changed the base"
 grep -q "integrity: no test image" "$tmp/out" || note "no 'no conflicts' line"
 [ "$(wc -l < "$tmp/oc2/one_class_conflicts_2.csv")" -eq 1 ] || note "conflicts should be only the header"

@@ -376,7 +376,8 @@ int cmd_test(int argc, char **argv) {
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     args_parse("test", usage, specs, argc, argv, NULL, 0);
-    if (strcmp(device, "cpu") != 0) fatal("anomaly test: --device %s: the CUDA path is not built; use --device cpu", device);
+    if (strcmp(device, "cpu") != 0)
+        fatal("anomaly test: --device %s: the CUDA path is not built; use --device cpu", device);
     if (img_size < 0 || batch_size < 0 || threads < 0)
         fatal("anomaly test: --img_size, --batch_size and --threads must be positive");
     if (threads > 0) omp_set_num_threads(threads);
@@ -400,8 +401,10 @@ int cmd_test(int argc, char **argv) {
     train_args_free(&ta);
     if (img_size) c.tm.img_size = img_size;
     if (batch_size) c.tm.batch_size = batch_size;
-    if (c.tm.one_class && folds) fatal("anomaly test: --folds applies to baseline experiments, %s is one_class", exp_dir);
-    if (!c.tm.one_class && base) fatal("anomaly test: --base applies to one_class experiments, %s is baseline", exp_dir);
+    if (c.tm.one_class && folds)
+        fatal("anomaly test: --folds applies to baseline experiments, %s is one_class", exp_dir);
+    if (!c.tm.one_class && base)
+        fatal("anomaly test: --base applies to one_class experiments, %s is baseline", exp_dir);
 
     dataset_open_or_die(data_path, &c.ds);
     if (c.ds.n_test == 0) fatal("%s: no test images (test/ and test_df.csv)", data_path);
