@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--weight_decay", type=float, default=1e-4)
     ap.add_argument("--clipping", type=float, default=2.0)
     ap.add_argument("--no_dump", action="store_true", help="skip the layer-by-layer comparison")
+    ap.add_argument("--eval_only", action="store_true", help="compare the eval outputs only, no training steps")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--fixture", help="write a compact reference for tests/test_models.c")
     a = ap.parse_args()
@@ -190,6 +191,13 @@ def main():
                     failures.append(name)
                     continue
                 report(name, ours[name], ref.double().numpy(), max(a.tol, 1e-4))
+
+        if a.eval_only:
+            if failures:
+                print(f"FAILED: {len(failures)} tensor(s) beyond tolerance: {', '.join(failures[:10])}")
+                sys.exit(1)
+            print("all within tolerance")
+            return
 
         # training steps
         xt, lt = torch.from_numpy(x).to(dtype), torch.from_numpy(labels)

@@ -45,6 +45,34 @@ for b in "${builds[@]}"; do
     pass=$((pass + p)); fail=$((fail + f))
     [ "$rc" -ne 0 ] && status=1
 done
+# Whole models against the PyTorch twin (tools/compare_model.py): eval
+# logits and every module's output in float32; 3 Adam steps in the double
+# build against a float64 twin (float32 training steps are ill-conditioned:
+# see compare_model.py). PARITY_MODELS narrows the list (all by default).
+models=${PARITY_MODELS:-"efficientnet-b0 efficientnet-b1 efficientnet-b2 efficientnet-b3 efficientnet-b4 efficientnet-b5 efficientnet-b6 efficientnet-b7 resnext50_32x4d resnext101_32x8d resnest50d_4s2x40d"}
+run_model() { # name, then compare_model.py flags
+    local name=$1; shift
+    if "$PY" tools/compare_model.py "$@" > "$dir/model.log" 2>&1; then
+        echo "ok $name"; pass=$((pass + 1))
+    else
+        sed 's/^/    /' "$dir/model.log" | tail -15
+        echo "FAIL $name"; fail=$((fail + 1)); status=1
+    fi
+}
+for m in $models; do
+    batch=2
+    [ "$m" = resnest50d_4s2x40d ] && batch=4  # batch 2: two values per split-attention BN channel
+    run_model "model $m float32" --model "$m" --size 64 --batch "$batch" --eval_only --anomaly build/f32/anomaly
+    run_model "model $m float64 steps" --model "$m" --size 64 --batch "$batch" --no_dump --double --anomaly build/f64/anomaly
+done
+case " $models " in *" efficientnet-b6 "*)
+    # b6 at 576: static pads (computed at 528) and per-input pads differ at _blocks.31
+    for pad in static dynamic; do
+        run_model "model efficientnet-b6 576 $pad" --model efficientnet-b6 --size 576 --batch 1 --eval_only \
+            --no_dump --same_padding "$pad" --anomaly build/f32/anomaly
+    done ;;
+esac
+
 echo
 echo "parity: $pass passed, $fail failed"
 exit $status
