@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 bin=${ANOMALY_BIN:-build/f32/anomaly}
-names="train_baseline_layout train_resume_identical train_resume_after_kill train_skips_done train_one_class train_errors"
+names="train_baseline_layout train_resume_identical train_resume_after_kill train_skips_done train_one_class train_errors train_profile"
 
 if [ ! -x "$bin" ]; then
     for n in $names; do echo "FAIL $n: no anomaly binary at $bin"; done
@@ -190,6 +190,14 @@ if [ "$(id -u)" != 0 ]; then
     refuse "read-only results folder" "cannot" --results ro_dir/sub
 fi
 report train_errors
+
+# --profile: a table per run, and the same weights as without it.
+"$bin" train $common --epochs 1 --results prof --profile > prof.out 2>&1 || note "--profile run failed: $(tail -n 1 prof.out)"
+grep -q "^op (seconds per step)" prof.out || note "no per-op table in the --profile output"
+grep -q "^_blocks.0 " prof.out || note "no per-layer table in the --profile output"
+"$bin" train $common --epochs 1 --results noprof > /dev/null 2>&1 || note "plain 1-epoch run failed"
+cmp -s prof/$run_dir/model_1.safetensors noprof/$run_dir/model_1.safetensors || note "--profile changed the weights"
+report train_profile
 
 elapsed=$(($(date +%s) - start))
 echo "# test_train.sh: ${elapsed}s"

@@ -132,6 +132,7 @@ typedef struct TrainConfig {
     int resume;
     ProgressStyle progress;
     int stop_after_epoch;    /* > 0: leave after this many epochs of this invocation */
+    int profile;             /* 1: time every op; print a table per run at its end */
 } TrainConfig;
 
 typedef struct TrainRun {

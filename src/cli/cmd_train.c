@@ -24,7 +24,7 @@ typedef struct Flags {
     const char *arcloss, *device, *progress, *pretrained, *folds, *classes, *results, *val_transform;
     const char *arc_targets, *same_padding, *model_path;
     int arch, img_size, batch_size, epochs, aug_ver, patience, fold, smoothing_classes, threads;
-    int resume, skip_bad, multi_gpu, num_workers, ensemble, stop_after_epoch;
+    int resume, skip_bad, multi_gpu, num_workers, ensemble, stop_after_epoch, profile;
     double lr, weight_decay, lr_factor, clipping, margin, scale;
     long long seed;
 } Flags;
@@ -363,6 +363,7 @@ int cmd_train(int argc, char **argv) {
         {"threads", ARG_INT, &f.threads, "OpenMP threads (default: all cores)", NULL, 0},
         {"device", ARG_STRING, &f.device, "only cpu in this build", "cpu|cuda", 0},
         {"progress", ARG_STRING, &f.progress, "progress on stderr: auto = a bar on a terminal, else a line every 10 s", "auto|on|off", 0},
+        {"profile", ARG_FLAG, &f.profile, "print the time per op type and per layer at the end of each run", NULL, 0},
         {"stop_after_epoch", ARG_INT, &f.stop_after_epoch, "leave after N epochs, as if interrupted (for testing --resume)", NULL, 0},
         {"multi_gpu", ARG_FLAG, &f.multi_gpu, "accepted for compatibility; ignored on the CPU", NULL, 0},
         {"num_workers", ARG_INT, &f.num_workers, "accepted for compatibility; ignored (the loader decodes ahead on its own thread)", NULL, 0},
@@ -407,6 +408,7 @@ int cmd_train(int argc, char **argv) {
     c.resume = f.resume;
     c.progress = (ProgressStyle)progress_style_parse(f.progress);
     c.stop_after_epoch = f.stop_after_epoch;
+    c.profile = f.profile;
 
     Dataset ds;
     char err[1024];

@@ -15,6 +15,7 @@
 #include "anomaly/error.h"
 #include "anomaly/loader.h"
 #include "anomaly/metrics.h"
+#include "anomaly/profile.h"
 #include "anomaly/safetensors.h"
 
 #define LOG_HEADER "epoch,train_loss,train_f1,val_loss,val_f1,lr,seconds,saved\n"
@@ -322,6 +323,15 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     clean_run_dir(run->dir, s.epoch);
     write_text(log_path, LOG_HEADER, s.log);
 
+    /* --profile: every op of this run (validation included), per training
+     * step; reported before the model (which owns the layer names) is freed. */
+    const long profile_step0 = s.step;
+    const double profile_t0 = profile_now();
+    if (c->profile) {
+        profile_enable(1);
+        profile_reset();
+    }
+
     x.sc = c->step;
     x.null_label = -1;
     for (int l = 0; l < run->n_names; l++)
@@ -404,6 +414,12 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     free(x.truth);
     free(x.pred);
     free(x.targets);
+    if (c->profile) {
+        printf("%s: profile over %ld training steps (validation included)\n", run->title, s.step - profile_step0);
+        profile_report(stdout, s.step > profile_step0 ? (int)(s.step - profile_step0) : 1,
+                       profile_now() - profile_t0);
+        profile_enable(0);
+    }
     train_state_free(&s);
     model_free(x.m);
     return status;
