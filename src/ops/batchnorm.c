@@ -25,22 +25,8 @@ VEC_CLONES static void forward_train_channel(real *out, real *mean, real *rstd,
                                              const real *inp, const real *gamma,
                                              const real *beta, const BatchNormShape *s, int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    const double count = (double)s->n * (double)s->hw, momentum = s->momentum;
-    const double mu = bn_sum(inp + off, stride, s->n, s->hw) / count;
-    /* Two passes: the centred sum of squares does not cancel like
-     * E[x^2] - E[x]^2 would for channels with a large mean. */
-    const double sq = bn_sq_dev(inp + off, stride, s->n, s->hw, mu);
-    const double rs = 1.0 / sqrt(sq / count + s->eps);
-    mean[ch] = (real)mu;
-    rstd[ch] = (real)rs;
-    if (running_mean)
-        running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
-    if (running_var)
-        running_var[ch] =
-            (real)(momentum * (sq / (count - 1)) + (1.0 - momentum) * running_var[ch]);
-    /* y = x * scale + shift, as PyTorch folds the affine transform. */
-    const real scale = (real)(gamma[ch] * rs);
-    const real shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    real scale, shift;
+    bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
     bn_affine(out + off, inp + off, stride, s->n, s->hw, scale, shift);
 }
 

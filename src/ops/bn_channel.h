@@ -12,8 +12,10 @@
 #ifndef ANOMALY_SRC_OPS_BN_CHANNEL_H
 #define ANOMALY_SRC_OPS_BN_CHANNEL_H
 
+#include <math.h>
 #include <stddef.h>
 
+#include "anomaly/ops/batchnorm.h"
 #include "vec.h"
 
 /* sum(x) */
@@ -128,6 +130,32 @@ VINLINE void bn_dx(real *dx_base, const real *dy_base, const real *x_base, size_
         }
         for (; i < hw; i++) dx[i] += (dy[i] - mean_dy - (x[i] - mu) * k) * g;
     }
+}
+
+/* Train-mode statistics of one channel, shared by batchnorm2d_forward_train
+ * and the fused BatchNorm+activation: batch mean and 1/sqrt(var + eps) into
+ * mean[ch] / rstd[ch], the running statistics updated (the unbiased variance
+ * into running_var), and the folded affine y = x * scale + shift as PyTorch
+ * applies it. */
+VINLINE void bn_channel_stats(real *mean, real *rstd, real *running_mean, real *running_var,
+                              const real *inp, const real *gamma, const real *beta,
+                              const BatchNormShape *s, int ch, real *scale, real *shift) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw, momentum = s->momentum;
+    const double mu = bn_sum(inp + off, stride, s->n, s->hw) / count;
+    /* Two passes: the centred sum of squares does not cancel like
+     * E[x^2] - E[x]^2 would for channels with a large mean. */
+    const double sq = bn_sq_dev(inp + off, stride, s->n, s->hw, mu);
+    const double rs = 1.0 / sqrt(sq / count + s->eps);
+    mean[ch] = (real)mu;
+    rstd[ch] = (real)rs;
+    if (running_mean)
+        running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
+    if (running_var)
+        running_var[ch] =
+            (real)(momentum * (sq / (count - 1)) + (1.0 - momentum) * running_var[ch]);
+    *scale = (real)(gamma[ch] * rs);
+    *shift = (real)(beta[ch] - mu * gamma[ch] * rs);
 }
 
 #endif

@@ -48,20 +48,8 @@ VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, rea
                                        const real *gamma, const real *beta,
                                        const BatchNormShape *s, BnAct act, int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    const double count = (double)s->n * (double)s->hw, momentum = s->momentum;
-    /* statistics exactly as batchnorm2d_forward_train */
-    const double mu = bn_sum(inp + off, stride, s->n, s->hw) / count;
-    const double sq = bn_sq_dev(inp + off, stride, s->n, s->hw, mu);
-    const double rs = 1.0 / sqrt(sq / count + s->eps);
-    mean[ch] = (real)mu;
-    rstd[ch] = (real)rs;
-    if (running_mean)
-        running_mean[ch] = (real)(momentum * mu + (1.0 - momentum) * running_mean[ch]);
-    if (running_var)
-        running_var[ch] =
-            (real)(momentum * (sq / (count - 1)) + (1.0 - momentum) * running_var[ch]);
-    const real scale = (real)(gamma[ch] * rs);
-    const real shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    real scale, shift; /* statistics exactly as batchnorm2d_forward_train */
+    bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         for (int i = 0; i < s->hw; i += VLANES) {
