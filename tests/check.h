@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,31 @@ static inline int check_close_real(const char *file, int line, const char *what,
 /* Bitwise equality (determinism checks). */
 #define CHECK_SAME_BITS(what, a, b, bytes)                                          \
     CHECK(memcmp((a), (b), (bytes)) == 0, "%s: results differ bitwise", what)
+
+/* Test files: write_bytes aborts the executable when the file cannot be
+ * written; read_bytes returns the whole file (NULL if it cannot be opened),
+ * malloc'ed with one spare byte, its length in *n (0 if unopened). */
+static inline void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp || (n && fwrite(data, 1, n, fp) != n)) {
+        printf("  cannot write %s\n", path);
+        exit(1);
+    }
+    fclose(fp);
+}
+
+static inline uint8_t *read_bytes(const char *path, size_t *n) {
+    *n = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *d = malloc((size_t)len + 1);
+    *n = fread(d, 1, (size_t)len, fp);
+    fclose(fp);
+    return d;
+}
 
 #define RUN(fn)                                                         \
     do {                                                                \

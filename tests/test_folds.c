@@ -18,27 +18,6 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n) {
-        printf("  cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(fp);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *d = malloc((size_t)len + 1);
-    *n = fread(d, 1, (size_t)len, fp);
-    fclose(fp);
-    return d;
-}
-
 /* A .npy v1.0 file: the header dict padded as NumPy pads it, then payload. */
 static void write_npy(const char *path, const char *dict, const void *payload, size_t n) {
     size_t len = strlen(dict), total = len + 1;

@@ -23,27 +23,6 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || (n && fwrite(data, 1, n, fp) != n)) {
-        printf("  cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(fp);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *d = malloc((size_t)len + 1);
-    *n = fread(d, 1, (size_t)len, fp);
-    fclose(fp);
-    return d;
-}
-
 /* A PNG of the given colour type, depth and interlacing, written with
  * libpng; `expect` gets the RGB that imread gives for it. Samples follow a
  * fixed pattern that reaches every value of small depths. */

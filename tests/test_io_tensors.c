@@ -28,12 +28,6 @@ static const char *tmp_path(const char *name) {
     return buf[k];
 }
 
-static void write_bytes(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(p, 1, n, f) != n) { printf("cannot write %s\n", path); exit(2); }
-    fclose(f);
-}
-
 /* ---- JSON ---- */
 
 static void test_json_values(void) {
