@@ -375,7 +375,7 @@ static void expect_conv_exit(int wn, int wc, int wk, int groups, int want_status
         tape_init(&t, &a);
         static real xd[2 * 4 * 5 * 5], wd[8 * 4 * 5 * 5];
         Tensor *x = tape_wrap(&t, xd, 2, 4, 5, 5);
-        Tensor w = {wd, NULL, wn, wc, wk, wk, 0};
+        Tensor w = {.data = wd, .n = wn, .c = wc, .h = wk, .w = wk};
         Conv2dShape s = SHAPE(.oc = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = groups);
         ag_conv2d(&t, "blocks.7.conv", x, &w, NULL, &s);
         _exit(0);

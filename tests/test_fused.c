@@ -107,7 +107,7 @@ static void test_forward_matches_unfused(void) {
             memcpy(s2 + 2 * c, k.rmean, c * sizeof(real));
             memcpy(s2 + 3 * c, k.rvar, c * sizeof(real));
             unfused_forward(&k, act, o1, z1, s1, s1 + c, s1 + 2 * c, s1 + 3 * c);
-            batchnorm2d_act_forward_train(o2, z2, s2, s2 + c, s2 + 2 * c, s2 + 3 * c, k.x,
+            batchnorm2d_act_forward_train(o2, z2, s2, s2 + c, NULL, s2 + 2 * c, s2 + 3 * c, k.x,
                                           k.gamma, k.beta, &k.s, act);
             char what[96];
             snprintf(what, sizeof what, "%s hw %d: output", act_name(act), k.s.hw);
@@ -118,10 +118,17 @@ static void test_forward_matches_unfused(void) {
             CHECK_SAME_BITS(what, s1, s2, 4 * c * sizeof(real));
             /* without z the output is the same */
             memset(o2, 0, m * sizeof(real));
-            batchnorm2d_act_forward_train(o2, NULL, s2, s2 + c, NULL, NULL, k.x, k.gamma, k.beta,
-                                          &k.s, act);
+            real *affine = new_real(2 * (size_t)c);
+            batchnorm2d_act_forward_train(o2, NULL, s2, s2 + c, affine, NULL, NULL, k.x, k.gamma,
+                                          k.beta, &k.s, act);
             snprintf(what, sizeof what, "%s hw %d: output without z", act_name(act), k.s.hw);
             CHECK_SAME_BITS(what, o1, o2, m * sizeof(real));
+            /* recomputed from the saved affine: the same again */
+            memset(o2, 0, m * sizeof(real));
+            batchnorm2d_act_recompute(o2, k.x, affine, &k.s, act);
+            snprintf(what, sizeof what, "%s hw %d: output recomputed", act_name(act), k.s.hw);
+            CHECK_SAME_BITS(what, o1, o2, m * sizeof(real));
+            free(affine);
             free(o1); free(z1); free(s1); free(o2); free(z2); free(s2);
             case_free(&k);
         }
@@ -145,14 +152,14 @@ static real *unfused_backward(const Case *k, BnAct act, const real *start) {
 static real *fused_backward(const Case *k, BnAct act, const real *start, int keep_z) {
     const size_t m = numel(k);
     const int c = k->s.c;
-    real *z = new_real(m), *out = new_real(m), *st = new_real(2 * c);
+    real *z = new_real(m), *out = new_real(m), *st = new_real(4 * (size_t)c);
     real *g = new_real(m + 2 * (size_t)c);
-    batchnorm2d_act_forward_train(out, z, st, st + c, NULL, NULL, k->x, k->gamma, k->beta, &k->s,
-                                  act);
+    batchnorm2d_act_forward_train(out, z, st, st + c, st + 2 * c, NULL, NULL, k->x, k->gamma,
+                                  k->beta, &k->s, act);
     memcpy(g, start, m * sizeof(real));
     for (int i = 0; i < 2 * c; i++) g[m + i] = (real)0.5;
     batchnorm2d_act_backward(g, g + m, g + m + c, k->w, k->x, keep_z ? z : NULL, st, st + c,
-                             k->gamma, k->beta, &k->s, act);
+                             keep_z ? NULL : st + 2 * c, k->gamma, &k->s, act);
     free(z); free(out); free(st);
     return g;
 }
@@ -172,7 +179,7 @@ static void test_backward_matches_unfused(void) {
             snprintf(what, sizeof what, "%s hw %d: gradients (accumulated)", act_name(act), k.s.hw);
             CHECK_SAME_BITS(what, got, want, ng * sizeof(real));
             snprintf(what, sizeof what, "%s hw %d: gradients, z recomputed", act_name(act), k.s.hw);
-            CHECK_CLOSE(what, approx, want, ng, TOL(1e-5, 1e-12));
+            CHECK_SAME_BITS(what, approx, want, ng * sizeof(real));
             free(start); free(want); free(got); free(approx);
             case_free(&k);
         }
@@ -183,8 +190,8 @@ static double fused_loss(const Case *k, BnAct act) {
     const size_t m = numel(k);
     const int c = k->s.c;
     real *out = new_real(m), *st = new_real(2 * c);
-    batchnorm2d_act_forward_train(out, NULL, st, st + c, NULL, NULL, k->x, k->gamma, k->beta,
-                                  &k->s, act);
+    batchnorm2d_act_forward_train(out, NULL, st, st + c, NULL, NULL, NULL, k->x, k->gamma,
+                                  k->beta, &k->s, act);
     double L = 0;
     for (size_t i = 0; i < m; i++) L += (double)out[i] * k->w[i];
     free(out);
@@ -239,7 +246,7 @@ static void test_fused_threads_bitwise(void) {
         omp_set_num_threads(t + 1);
         for (int a = 1; a <= 2; a++) r[t][a - 1] = fused_backward(&k, (BnAct)a, start, a == 1);
         real *out = new_real(m), *st = new_real(2 * (size_t)k.s.c);
-        batchnorm2d_act_forward_train(out, NULL, st, st + k.s.c, NULL, NULL, k.x, k.gamma,
+        batchnorm2d_act_forward_train(out, NULL, st, st + k.s.c, NULL, NULL, NULL, k.x, k.gamma,
                                       k.beta, &k.s, BN_ACT_SWISH);
         r[t][2] = out;
         free(st);

@@ -315,7 +315,7 @@ static void run_cosine(Fx *f) {
     t.recording = t.training = 1;
     Tensor *x = tape_wrap(&t, fx_real(f, "inp", ni), n, nf, 1, 1);
     x->requires_grad = 1;
-    Tensor w = {fx_real(f, "weight", nw), fx_zeros(f, nw), k, nf, 1, 1, 1};
+    Tensor w = {.data = fx_real(f, "weight", nw), .grad = fx_zeros(f, nw), .n = k, .c = nf, .h = 1, .w = 1, .requires_grad = 1};
     Tensor *out = ag_cosine(&t, "cosine", x, &w);
     CHECK(tensor_numel(out) == no, "output has %zu elements", tensor_numel(out));
     if (tensor_numel(out) == no) {

@@ -45,6 +45,17 @@ Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x);
  * otherwise bn_apply then the activation, so --dump still sees the output. */
 Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x, BnAct act);
 
+/* bn_act_apply for an output whose one consumer is the convolution applied
+ * right after: a training step does not keep it but recomputes it in
+ * backward (ag_batchnorm2d_act_transient), bit for bit. */
+Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
+                               BnAct act);
+/* relu(bn(x) + res), a ResNet bottleneck's end. Training without --dump:
+ * one fused op that keeps only x and the output (ag_batchnorm2d_add_relu);
+ * otherwise the three ops, so --dump sees BatchNorm's output. */
+Tensor *bn_add_relu_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
+                          Tensor *res);
+
 typedef struct Linear {
     char name[LAYER_NAME_MAX];
     int weight, bias; /* bias -1 when absent */

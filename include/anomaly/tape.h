@@ -41,6 +41,8 @@ struct Tape {
     TapeDumpFn dump;
     void *dump_user;
     void *grad_free; /* recycled gradient buffers (see tape_node_output) */
+    real *recompute_buf; /* see tape_recompute_buffer */
+    size_t recompute_cap;
 };
 
 void tape_init(Tape *t, Arena *arena);
@@ -68,6 +70,16 @@ Tensor *tape_wrap(Tape *t, real *data, int n, int c, int h, int w);
 /* Gradient buffer of x, allocated zeroed on first use (reusing a recycled
  * buffer when one is large enough). */
 real *tape_grad(Tape *t, Tensor *x);
+
+/* Activations recomputed in backward instead of kept: a tensor made with
+ * tape_recompute_buffer() as data and a recompute function lives only until
+ * the next such tensor is made, so its one consumer must read it right away
+ * in forward and fetch it with tape_input() in backward (the consumers'
+ * backward runs in reverse order, so each recomputes over the one before).
+ * The buffer grows during the first step only. */
+real *tape_recompute_buffer(Tape *t, size_t n);
+/* x->data, recomputed into the shared buffer first when x->recompute is set. */
+const real *tape_input(Tape *t, Tensor *x);
 
 /* Seeds loss->grad with `seed` (usually 1) and runs all nodes in reverse. */
 void tape_backward(Tape *t, Tensor *loss, real seed);

@@ -14,6 +14,26 @@ void tape_free(Tape *t) {
     free(t->nodes);
     t->nodes = NULL;
     t->count = t->cap = 0;
+    free(t->recompute_buf);
+    t->recompute_buf = NULL;
+    t->recompute_cap = 0;
+}
+
+real *tape_recompute_buffer(Tape *t, size_t n) {
+    if (n > t->recompute_cap) {
+        free(t->recompute_buf); /* nothing in it is needed any more */
+        t->recompute_buf = xmalloc(n * sizeof(real), "the recompute buffer");
+        t->recompute_cap = n;
+    }
+    return t->recompute_buf;
+}
+
+const real *tape_input(Tape *t, Tensor *x) {
+    if (!x->recompute) return x->data;
+    real *buf = tape_recompute_buffer(t, tensor_numel(x));
+    x->recompute(x->recompute_ctx, buf);
+    x->data = buf;
+    return buf;
 }
 
 /* A recycled gradient buffer; the header lives in the buffer itself (arena

@@ -177,7 +177,8 @@ static void build(Model *m) {
 static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs, int idx) {
     const ParamTable *p = &m->params;
     Tensor *x = inputs;
-    if (b->has_expand) x = bn_act_apply(t, p, &b->bn0, conv_apply(t, p, &b->expand_conv, x), BN_ACT_SWISH);
+    if (b->has_expand) /* only the depthwise convolution reads the expansion */
+        x = bn_act_apply_transient(t, p, &b->bn0, conv_apply(t, p, &b->expand_conv, x), BN_ACT_SWISH);
     x = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->depthwise_conv, x), BN_ACT_SWISH);
     if (b->has_se) {
         Tensor *s = ag_global_avgpool(t, x);

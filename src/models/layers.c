@@ -121,6 +121,30 @@ Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x
                               params_counter(p, b->num_batches_tracked), b->eps, b->momentum, act);
 }
 
+Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
+                               BnAct act) {
+    if (t->dump || !t->training) return bn_act_apply(t, p, b, x, act);
+    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
+    *g = params_tensor(p, b->weight);
+    *be = params_tensor(p, b->bias);
+    return ag_batchnorm2d_act_transient(t, b->name, x, g, be, params_data(p, b->running_mean),
+                                        params_data(p, b->running_var),
+                                        params_counter(p, b->num_batches_tracked), b->eps,
+                                        b->momentum, act);
+}
+
+Tensor *bn_add_relu_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
+                          Tensor *res) {
+    if (t->dump || !t->training) return ag_relu(t, ag_add(t, bn_apply(t, p, b, x), res));
+    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
+    *g = params_tensor(p, b->weight);
+    *be = params_tensor(p, b->bias);
+    return ag_batchnorm2d_add_relu(t, b->name, x, res, g, be, params_data(p, b->running_mean),
+                                   params_data(p, b->running_var),
+                                   params_counter(p, b->num_batches_tracked), b->eps,
+                                   b->momentum);
+}
+
 void linear_register(Linear *l, ParamTable *t, const char *name, int in, int out, int bias) {
     memset(l, 0, sizeof *l);
     snprintf(l->name, sizeof l->name, "%s", name);

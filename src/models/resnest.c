@@ -171,7 +171,12 @@ static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn 
 }
 
 static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tensor *x) {
-    Tensor *out = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU);
+    /* without avd first, only the split-attention convolution reads bn1's
+     * output: recomputed in backward */
+    Tensor *out = b->avd_stride > 0
+                      ? bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU)
+                      : bn_act_apply_transient(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x),
+                                               BN_ACT_RELU);
     if (b->avd_stride > 0) {
         Pool2dShape avd = {.kh = 3, .kw = 3, .sh = b->avd_stride, .sw = b->avd_stride,
                            .pad_t = 1, .pad_l = 1, .count_include_pad = 1};
@@ -179,7 +184,7 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tenso
         layer_named(t, out, "%s.avd_first", b->name);
     }
     out = split_attn_forward(t, p, &b->conv2, out);
-    out = bn_apply(t, p, &b->bn3, conv_apply(t, p, &b->conv3, out));
+    out = conv_apply(t, p, &b->conv3, out);
     Tensor *shortcut = x;
     if (b->has_downsample) {
         if (b->down_stride > 1) {
@@ -190,7 +195,7 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tenso
         }
         shortcut = bn_apply(t, p, &b->down_bn, conv_apply(t, p, &b->down_conv, shortcut));
     }
-    out = ag_relu(t, ag_add(t, out, shortcut));
+    out = bn_add_relu_apply(t, p, &b->bn3, out, shortcut);
     layer_named(t, out, "%s", b->name);
     return out;
 }
@@ -198,8 +203,8 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const Block *b, Tenso
 static Tensor *forward(Model *m, Tape *t, Tensor *x) {
     ResNeSt *r = m->impl;
     const ParamTable *p = &m->params;
-    x = bn_act_apply(t, p, &r->stem1, conv_apply(t, p, &r->stem0, x), BN_ACT_RELU);
-    x = bn_act_apply(t, p, &r->stem4, conv_apply(t, p, &r->stem3, x), BN_ACT_RELU);
+    x = bn_act_apply_transient(t, p, &r->stem1, conv_apply(t, p, &r->stem0, x), BN_ACT_RELU);
+    x = bn_act_apply_transient(t, p, &r->stem4, conv_apply(t, p, &r->stem3, x), BN_ACT_RELU);
     x = bn_act_apply(t, p, &r->bn1, conv_apply(t, p, &r->stem6, x), BN_ACT_RELU);
     Pool2dShape pool = {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .pad_t = 1, .pad_l = 1};
     x = ag_maxpool2d(t, x, &pool);

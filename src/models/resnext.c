@@ -144,12 +144,13 @@ static void build(Model *m) {
 }
 
 static Tensor *bottleneck_forward(Tape *t, const ParamTable *p, const Bottleneck *b, Tensor *x) {
-    Tensor *out = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU);
-    out = bn_act_apply(t, p, &b->bn2, conv_apply(t, p, &b->conv2, out), BN_ACT_RELU);
-    out = bn_apply(t, p, &b->bn3, conv_apply(t, p, &b->conv3, out));
+    /* each ReLU output feeds only the next convolution: recomputed in backward */
+    Tensor *out = bn_act_apply_transient(t, p, &b->bn1, conv_apply(t, p, &b->conv1, x), BN_ACT_RELU);
+    out = bn_act_apply_transient(t, p, &b->bn2, conv_apply(t, p, &b->conv2, out), BN_ACT_RELU);
+    out = conv_apply(t, p, &b->conv3, out);
     Tensor *shortcut = x;
     if (b->has_downsample) shortcut = bn_apply(t, p, &b->down_bn, conv_apply(t, p, &b->down_conv, x));
-    out = ag_relu(t, ag_add(t, out, shortcut));
+    out = bn_add_relu_apply(t, p, &b->bn3, out, shortcut);
     layer_named(t, out, "%s", b->name);
     return out;
 }

@@ -121,7 +121,7 @@ static void bn_act_node_backward(Tape *t, void *ctx) {
     }
     real *dx = bn->x->requires_grad ? tape_grad(t, bn->x) : NULL;
     batchnorm2d_act_backward(dx, bn->dgamma, bn->dbeta, k->out->grad, bn->x->data, y->data,
-                             bn->stat_a, bn->stat_b, bn->gamma, bn->beta, &bn->s, k->act);
+                             bn->stat_a, bn->stat_b, NULL, bn->gamma, &bn->s, k->act);
     bn->fused_done = 1;
 }
 
@@ -153,9 +153,9 @@ Tensor *ag_batchnorm2d_then_act(Tape *t, Tensor *x, BnAct act) {
 
 typedef struct FusedCtx {
     Tensor *x, *out;
-    const real *gamma, *beta;
+    const real *gamma;
     real *dgamma, *dbeta;
-    real *mean, *rstd;
+    real *mean, *rstd, *affine; /* [c], [c], [2c] */
     BatchNormShape s;
     BnAct act;
 } FusedCtx;
@@ -165,12 +165,18 @@ static void fused_node_backward(Tape *t, void *ctx) {
     if (!k->out->grad) return;
     real *dx = k->x->requires_grad ? tape_grad(t, k->x) : NULL;
     batchnorm2d_act_backward(dx, k->dgamma, k->dbeta, k->out->grad, k->x->data, NULL, k->mean,
-                             k->rstd, k->gamma, k->beta, &k->s, k->act);
+                             k->rstd, k->affine, k->gamma, &k->s, k->act);
 }
 
-Tensor *ag_batchnorm2d_act(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
-                           real *running_mean, real *running_var, int64_t *counter, real eps,
-                           real momentum, BnAct act) {
+/* The output again, for tape_input(). */
+static void fused_recompute(const void *ctx, real *out) {
+    const FusedCtx *k = ctx;
+    batchnorm2d_act_recompute(out, k->x->data, k->affine, &k->s, k->act);
+}
+
+static Tensor *bn_act_fused(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
+                            real *running_mean, real *running_var, int64_t *counter, real eps,
+                            real momentum, BnAct act, int transient) {
     if (!t->training) {
         Tensor *y = ag_batchnorm2d(t, name, x, gamma, beta, running_mean, running_var, counter,
                                    eps, momentum);
@@ -184,13 +190,22 @@ Tensor *ag_batchnorm2d_act(Tape *t, const char *name, Tensor *x, Tensor *gamma, 
     if ((long)s.n * s.hw < 2)
         fatal("batchnorm %s: training needs more than one value per channel (input [%d, %d, %d, %d])",
               name, x->n, x->c, x->h, x->w);
-    Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    transient = transient && t->recording;
+    Tensor *out;
+    if (transient) {
+        out = tape_wrap(t, tape_recompute_buffer(t, (size_t)s.n * s.c * s.hw), x->n, x->c, x->h,
+                        x->w);
+        out->requires_grad = 1;
+    } else {
+        out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    }
     FusedCtx *k = tape_ctx(t, sizeof *k);
     k->mean = tape_ctx(t, (size_t)s.c * sizeof(real));
     k->rstd = tape_ctx(t, (size_t)s.c * sizeof(real));
+    k->affine = tape_ctx(t, 2 * (size_t)s.c * sizeof(real));
     const double start = profile_start();
-    batchnorm2d_act_forward_train(out->data, NULL, k->mean, k->rstd, running_mean, running_var,
-                                  x->data, gamma->data, beta->data, &s, act);
+    batchnorm2d_act_forward_train(out->data, NULL, k->mean, k->rstd, k->affine, running_mean,
+                                  running_var, x->data, gamma->data, beta->data, &s, act);
     profile_stop(start, act == BN_ACT_SWISH ? "batchnorm2d+swish" : "batchnorm2d+relu", name,
                  PROFILE_FORWARD);
     if (counter) (*counter)++;
@@ -198,13 +213,30 @@ Tensor *ag_batchnorm2d_act(Tape *t, const char *name, Tensor *x, Tensor *gamma, 
     k->x = x;
     k->out = out;
     k->gamma = gamma->data;
-    k->beta = beta->data;
     k->dgamma = gamma->requires_grad ? tape_grad(t, gamma) : NULL;
     k->dbeta = beta->requires_grad ? tape_grad(t, beta) : NULL;
     k->s = s;
     k->act = act;
+    if (transient) {
+        out->recompute = fused_recompute;
+        out->recompute_ctx = k;
+    }
     tape_push(t, act == BN_ACT_SWISH ? "batchnorm2d+swish" : "batchnorm2d+relu",
               fused_node_backward, k);
     tape_node_output(t, out);
     return out;
+}
+
+Tensor *ag_batchnorm2d_act(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
+                           real *running_mean, real *running_var, int64_t *counter, real eps,
+                           real momentum, BnAct act) {
+    return bn_act_fused(t, name, x, gamma, beta, running_mean, running_var, counter, eps,
+                        momentum, act, 0);
+}
+
+Tensor *ag_batchnorm2d_act_transient(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                                     Tensor *beta, real *running_mean, real *running_var,
+                                     int64_t *counter, real eps, real momentum, BnAct act) {
+    return bn_act_fused(t, name, x, gamma, beta, running_mean, running_var, counter, eps,
+                        momentum, act, 1);
 }

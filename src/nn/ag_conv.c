@@ -39,12 +39,12 @@ static void conv_backward(Tape *t, void *ctx) {
     if (!dx && !dw && !db) return;
     profile_add_flops(conv_flops(&c->s) * ((dx != NULL) + (dw != NULL)));
     if (c->depthwise) {
-        depthwise_conv2d_backward(dx, dw, db, c->y->grad, c->x->data, c->w->data, &c->s);
+        depthwise_conv2d_backward(dx, dw, db, c->y->grad, tape_input(t, c->x), c->w->data, &c->s);
         return;
     }
     ArenaMark m = arena_mark(t->arena);
     void *work = arena_alloc(t->arena, conv2d_backward_workspace_bytes(&c->s));
-    conv2d_backward(dx, dw, db, c->y->grad, c->x->data, c->w->data, &c->s, work);
+    conv2d_backward(dx, dw, db, c->y->grad, tape_input(t, c->x), c->w->data, &c->s, work);
     arena_release(t->arena, m);
 }
 

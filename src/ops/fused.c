@@ -43,13 +43,11 @@ VINLINE void act_backward(vreal *dz, const vreal *g, const vreal *z, BnAct act) 
     }
 }
 
-VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, real *rstd,
-                                       real *running_mean, real *running_var, const real *inp,
-                                       const real *gamma, const real *beta,
-                                       const BatchNormShape *s, BnAct act, int ch) {
+/* out = act(z), z = inp * scale + shift (also stored unless NULL), for
+ * channel ch. */
+VINLINE void fused_apply_channel(real *out, real *z, const real *inp, real scale, real shift,
+                                 const BatchNormShape *s, BnAct act, int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    real scale, shift; /* statistics exactly as batchnorm2d_forward_train */
-    bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         for (int i = 0; i < s->hw; i += VLANES) {
@@ -64,7 +62,25 @@ VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, rea
     }
 }
 
-void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd,
+VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, real *rstd,
+                                       real *affine, real *running_mean, real *running_var,
+                                       const real *inp, const real *gamma, const real *beta,
+                                       const BatchNormShape *s, BnAct act, int ch) {
+    real scale, shift; /* statistics exactly as batchnorm2d_forward_train */
+    bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
+    if (affine) {
+        affine[ch] = scale;
+        affine[s->c + ch] = shift;
+    }
+    fused_apply_channel(out, z, inp, scale, shift, s, act, ch);
+}
+
+VEC_CLONES static void fused_recompute_channel(real *out, const real *inp, const real *affine,
+                                               const BatchNormShape *s, BnAct act, int ch) {
+    fused_apply_channel(out, NULL, inp, affine[ch], affine[s->c + ch], s, act, ch);
+}
+
+void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, real *affine,
                                    real *running_mean, real *running_var, const real *inp,
                                    const real *gamma, const real *beta, const BatchNormShape *s,
                                    BnAct act) {
@@ -77,21 +93,30 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd,
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)
-        fused_forward_channel(out, z, mean, rstd, running_mean, running_var, inp, gamma, beta, s, act,
-                        ch);
+        fused_forward_channel(out, z, mean, rstd, affine, running_mean, running_var, inp, gamma,
+                              beta, s, act, ch);
+}
+
+void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
+                               const BatchNormShape *s, BnAct act) {
+    if (s->n < 1 || s->c < 1 || s->hw < 1)
+        fatal("batchnorm2d_act_recompute: bad shape n = %d, c = %d, hw = %d", s->n, s->c, s->hw);
+    const size_t total = (size_t)s->n * s->c * s->hw;
+#pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
+    for (int ch = 0; ch < s->c; ch++) fused_recompute_channel(out, inp, affine, s, act, ch);
 }
 
 /* dzb [n, hw]: scratch for the channel's activation gradient. */
 VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *dbeta, real *dzb,
                                         const real *dout, const real *inp, const real *z,
-                                        const real *mean, const real *rstd, const real *gamma,
-                                        const real *beta, const BatchNormShape *s, BnAct act,
+                                        const real *mean, const real *rstd, const real *affine,
+                                        const real *gamma, const BatchNormShape *s, BnAct act,
                                         int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     const double count = (double)s->n * (double)s->hw;
     const double mu = mean[ch], rs = rstd[ch];
-    /* without z: the BatchNorm output from the saved statistics */
-    const real scale = (real)(gamma[ch] * rs), shift = (real)(beta[ch] - mu * gamma[ch] * rs);
+    /* without z: the BatchNorm output as the forward computed it */
+    const real scale = z ? 0 : affine[ch], shift = z ? 0 : affine[s->c + ch];
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         real *d = dzb + (size_t)p * s->hw;
@@ -122,10 +147,11 @@ VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *db
 
 void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                               const real *inp, const real *z, const real *mean, const real *rstd,
-                              const real *gamma, const real *beta, const BatchNormShape *s,
+                              const real *affine, const real *gamma, const BatchNormShape *s,
                               BnAct act) {
     if (s->n < 1 || s->c < 1 || s->hw < 1)
         fatal("batchnorm2d_act_backward: bad shape n = %d, c = %d, hw = %d", s->n, s->c, s->hw);
+    if (!z && !affine) fatal("batchnorm2d_act_backward: neither the BatchNorm output nor its affine");
     if (!dinp && !dgamma && !dbeta) return;
     const size_t total = (size_t)s->n * s->c * s->hw, plane = (size_t)s->n * s->hw;
 #pragma omp parallel if (total >= FUSED_PARALLEL_MIN)
@@ -133,8 +159,8 @@ void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real 
         real *dzb = xmalloc(plane * sizeof *dzb, "a BatchNorm gradient buffer");
 #pragma omp for schedule(static)
         for (int ch = 0; ch < s->c; ch++)
-            fused_backward_channel(dinp, dgamma, dbeta, dzb, dout, inp, z, mean, rstd, gamma, beta, s,
-                             act, ch);
+            fused_backward_channel(dinp, dgamma, dbeta, dzb, dout, inp, z, mean, rstd, affine, gamma,
+                                   s, act, ch);
         free(dzb);
     }
 }

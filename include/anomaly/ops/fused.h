@@ -5,9 +5,8 @@
  * memory only to read it again for BatchNorm's. The fused kernels work a
  * channel at a time, so the intermediate stays in cache. The values are
  * those of the unfused kernels, bit for bit: the same formulas in the same
- * order. (Only when backward is not given the BatchNorm output does it
- * recompute it, from the saved statistics, which are rounded to `real`: the
- * activation's slope is then taken within an ulp of the forward's input.)
+ * order. Backward without the BatchNorm output recomputes it with the
+ * affine map the forward used (saved in `affine`), so it too is exact.
  * Backward ACCUMULATES into dinp, dgamma, dbeta (each may be NULL). Results
  * do not depend on the thread count. */
 #ifndef ANOMALY_OPS_FUSED_H
@@ -21,21 +20,43 @@
 typedef enum BnAct { BN_ACT_SWISH = 1, BN_ACT_RELU = 2 } BnAct;
 
 /* Train mode. out [n, c, hw] = act(z), z = batchnorm(inp) with batch
- * statistics; z [n, c, hw] is also written unless NULL. mean, rstd [c]:
- * saved for backward; running_mean, running_var [c]: updated (either may be
- * NULL); gamma, beta [c]. */
-void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd,
+ * statistics = inp * scale + shift per channel; z [n, c, hw] is also
+ * written unless NULL. mean, rstd [c]: saved for backward; affine [2c]:
+ * scale then shift, saved unless NULL; running_mean, running_var [c]:
+ * updated (either may be NULL); gamma, beta [c]. */
+void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, real *affine,
                                    real *running_mean, real *running_var, const real *inp,
                                    const real *gamma, const real *beta, const BatchNormShape *s,
                                    BnAct act);
 
+/* out = act(inp * scale + shift) with the forward's saved affine [2c]: its
+ * output again, bit for bit (for activations recomputed in backward). */
+void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
+                               const BatchNormShape *s, BnAct act);
+
 /* Train-mode backward through act and BatchNorm. dout: gradient of out;
  * inp: BatchNorm's input; z: its output, or NULL to recompute it from inp
- * and the saved statistics. */
+ * and the forward's affine [2c]. */
 void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                               const real *inp, const real *z, const real *mean, const real *rstd,
-                              const real *gamma, const real *beta, const BatchNormShape *s,
+                              const real *affine, const real *gamma, const BatchNormShape *s,
                               BnAct act);
+
+/* Train mode: out = relu(batchnorm(inp) + res) [n, c, hw], the end of a
+ * ResNet bottleneck, without writing BatchNorm's output or the sum.
+ * Statistics as batchnorm2d_act_forward_train. */
+void batchnorm2d_add_relu_forward_train(real *out, real *mean, real *rstd, real *running_mean,
+                                        real *running_var, const real *inp, const real *res,
+                                        const real *gamma, const real *beta,
+                                        const BatchNormShape *s);
+
+/* Its backward, from the forward's output: dres receives the gradient of
+ * res, dinp that of BatchNorm's input (each accumulated, either may be
+ * NULL). */
+void batchnorm2d_add_relu_backward(real *dinp, real *dres, real *dgamma, real *dbeta,
+                                   const real *dout, const real *out, const real *inp,
+                                   const real *mean, const real *rstd, const real *gamma,
+                                   const BatchNormShape *s);
 
 /* Autograd: act(batchnorm(x)) without keeping the BatchNorm output (in
  * eval mode, or when t->training is 0: the two unfused ops). Arguments as
@@ -43,5 +64,18 @@ void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real 
 Tensor *ag_batchnorm2d_act(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
                            real *running_mean, real *running_var, int64_t *counter, real eps,
                            real momentum, BnAct act);
+/* The same, not keeping the output either when the tape records a training
+ * step: it goes to the tape's recompute buffer and is recomputed from x in
+ * backward (tape_input), so its one consumer must be a convolution called
+ * right after. */
+Tensor *ag_batchnorm2d_act_transient(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                                     Tensor *beta, real *running_mean, real *running_var,
+                                     int64_t *counter, real eps, real momentum, BnAct act);
+
+/* Autograd: relu(batchnorm(x) + res) keeping only x and the output (in eval
+ * mode, or when t->training is 0: the three unfused ops). */
+Tensor *ag_batchnorm2d_add_relu(Tape *t, const char *name, Tensor *x, Tensor *res, Tensor *gamma,
+                                Tensor *beta, real *running_mean, real *running_var,
+                                int64_t *counter, real eps, real momentum);
 
 #endif
