@@ -40,6 +40,41 @@ static void test_counts_full(void) {
           "wood-color %d, hazelnut-good %d", c[74], c[33]);
 }
 
+/* --defect_share: the two groups get exactly their totals, each label at
+ * least 2, in the real proportions within its group (never more than its
+ * share rounded up unless on the floor); impossible splits are refused. */
+static void test_counts_mix(void) {
+    static const int splits[][2] = {{600, 300}, {1000, 500}, {4277, 648}, {300, 270}, {176, 146}};
+    int c[MVTEC_N_LABELS], real_counts[MVTEC_N_LABELS];
+    synth_train_counts(SYNTH_FULL_TRAIN, real_counts);
+    for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+        const int n = splits[k][0], n_def = splits[k][1];
+        CHECK(synth_train_counts_mix(n, n_def, c) == 0, "%d with %d defective refused", n, n_def);
+        int sum_def = 0, sum_good = 0, w_def = 0, w_good = 0;
+        for (int i = 0; i < MVTEC_N_LABELS; i++) {
+            if (mvtec_label_is_good(&mvtec_labels[i])) w_good += mvtec_labels[i].train;
+            else w_def += mvtec_labels[i].train;
+        }
+        for (int i = 0; i < MVTEC_N_LABELS; i++) {
+            const int good = mvtec_label_is_good(&mvtec_labels[i]);
+            if (good) sum_good += c[i];
+            else sum_def += c[i];
+            CHECK(c[i] >= 2, "%d/%d: label %d gets %d", n, n_def, i, c[i]);
+            const double share = (double)(good ? n - n_def : n_def) * mvtec_labels[i].train /
+                                 (good ? w_good : w_def);
+            CHECK(c[i] <= (int)share + 1 || c[i] == 2, "%d/%d: label %d gets %d for a share of %.2f",
+                  n, n_def, i, c[i], share);
+        }
+        CHECK(sum_def == n_def && sum_good == n - n_def, "%d/%d: %d defective, %d good", n, n_def,
+              sum_def, sum_good);
+        /* the real split gives the real counts */
+        if (n == SYNTH_FULL_TRAIN)
+            CHECK(memcmp(c, real_counts, sizeof c) == 0, "4277 with 648 defective: not SPEC's counts");
+    }
+    CHECK(synth_train_counts_mix(600, 145, c) == -1, "145 images for 73 defect labels accepted");
+    CHECK(synth_train_counts_mix(600, 571, c) == -1, "29 images for 15 good labels accepted");
+}
+
 static void test_counts_scaled(void) {
     static const int sizes[] = {176, 177, 200, 300, 1000, 2138, 4276, 4278, 9000};
     int c[MVTEC_N_LABELS];
@@ -213,7 +248,7 @@ static char tmpdir[64];
 static void test_write_dataset(void) {
     char out[256], err[512], path[512];
     snprintf(out, sizeof out, "%s/data", tmpdir);
-    SynthOptions o = {out, 176, 20, 32, 7, 1, 0, 1};
+    SynthOptions o = {out, 176, 20, 32, 7, 1, 0, 1, -1};
     synth_write_dataset(&o);
     Dataset ds;
     int rc = dataset_open(out, &ds, err, sizeof err);
@@ -344,6 +379,7 @@ int main(void) {
     }
     RUN(test_counts_full);
     RUN(test_counts_scaled);
+    RUN(test_counts_mix);
     RUN(test_render_deterministic);
     RUN(test_every_label_renders);
     RUN(test_gray_classes);

@@ -118,6 +118,25 @@ else
     ok synth_refuses_odd_test
 fi
 
+# --defect_share: the defective share of the train set as asked, test set unchanged
+if "$BIN" synth --out "$tmp/h" --train 300 --test 100 --size 32 --seed 1 --defect_share 0.5 > "$tmp/log" 2>&1 &&
+    "$BIN" synth --out "$tmp/h0" --train 300 --test 100 --size 32 --seed 1 > /dev/null 2>&1 &&
+    [ "$(awk -F, 'NR > 1 && $4 != "good"' "$tmp/h/train/train_df.csv" | wc -l)" -eq 150 ] &&
+    cmp -s "$tmp/h/test_answer.csv" "$tmp/h0/test_answer.csv"; then
+    ok synth_defect_share
+else
+    fail synth_defect_share "$(tail -3 "$tmp/log")"
+fi
+share_bad=""
+for bad in 0 1 -0.5 0.2 0.95 x; do
+    if "$BIN" synth --out "$tmp/i" --train 300 --defect_share "$bad" > "$tmp/log" 2>&1; then
+        share_bad="accepted --defect_share $bad"
+    elif ! grep -q "defect_share" "$tmp/log" || [ -e "$tmp/i" ]; then
+        share_bad="--defect_share $bad: unclear error or leftovers: $(cat "$tmp/log")"
+    fi
+done
+if [ -z "$share_bad" ]; then ok synth_refuses_share; else fail synth_refuses_share "$share_bad"; fi
+
 # ---- import-idx: a hand-made IDX pair ----
 if [ $have_py -eq 0 ]; then
     skip import_idx_small "$PY lacks numpy or cv2"

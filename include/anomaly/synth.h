@@ -34,6 +34,11 @@
  * label index). The counts sum to n_train. Returns 0, or -1 when n_train is
  * below SYNTH_MIN_TRAIN (176). */
 int synth_train_counts(int n_train, int counts[MVTEC_N_LABELS]);
+/* The same with n_defective of the n_train images defective: the defect
+ * labels share n_defective, the good labels the rest, each group in the
+ * real proportions with at least 2 per label. -1 when a group cannot give
+ * every label 2. */
+int synth_train_counts_mix(int n_train, int n_defective, int counts[MVTEC_N_LABELS]);
 
 /* The test size that goes with n_train train images: 2154 scaled like the
  * train set, rounded to the nearest even number (2154 at 4277). */
@@ -76,6 +81,7 @@ typedef struct SynthOptions {
     int sheet; /* also write out/sheet.png */
     int force; /* replace a non-empty `out` */
     int quiet; /* no summary line */
+    double defect_share; /* share of defective train images; negative: the real share */
 } SynthOptions;
 
 /* Writes the whole layout (see LayoutTables) with the images of the look-

@@ -1,4 +1,5 @@
 /* anomaly synth: write the look-alike data set (SPEC sections 10 and 11). */
+#include <math.h>
 #include <stdio.h>
 
 #include "anomaly/args.h"
@@ -8,22 +9,29 @@
 int cmd_synth(int argc, char **argv);
 
 int cmd_synth(int argc, char **argv) {
-    SynthOptions o = {NULL, SYNTH_FULL_TRAIN, -1, SYNTH_DEFAULT_SIZE, 42, 0, 0, 0};
+    SynthOptions o = {NULL, SYNTH_FULL_TRAIN, -1, SYNTH_DEFAULT_SIZE, 42, 0, 0, 0, NAN};
     long long seed = 42;
     const ArgSpec specs[] = {
         {"out", ARG_STRING, &o.out, "the data-set directory to create", NULL, 1},
         {"train", ARG_INT, &o.n_train,
          "train images, >= 176 (default 4277: the real per-label counts; other sizes scale them)", NULL, 0},
         {"test", ARG_INT, &o.n_test, "test images, even (default: 2154 scaled like --train)", NULL, 0},
+        {"defect_share", ARG_DOUBLE, &o.defect_share,
+         "share of defective train images, e.g. 0.5 (default: the real 648 of 4277; the test set keeps the real mix)",
+         NULL, 0},
         {"size", ARG_INT, &o.size, "image side in pixels (default 128)", NULL, 0},
         {"seed", ARG_LONG, &seed, "random seed (default 42): same flags, same bytes", NULL, 0},
         {"sheet", ARG_FLAG, &o.sheet, "also write sheet.png, one labelled example of every label", NULL, 0},
         {"force", ARG_FLAG, &o.force, "replace --out when it exists and is not empty", NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
-    args_parse("synth", "--out DIR [--train N] [--test M] [--size PX] [--seed S] [--sheet] [--force]", specs,
+    args_parse("synth", "--out DIR [--train N] [--test M] [--defect_share P] [--size PX] [--seed S] [--sheet] [--force]", specs,
                argc, argv, NULL, 0);
     if (seed < 0) fatal("anomaly synth: --seed must not be negative");
+    if (isnan(o.defect_share)) o.defect_share = -1; /* not given: the real share */
+    else if (!(o.defect_share > 0 && o.defect_share < 1))
+        fatal("anomaly synth: --defect_share must be between 0 and 1 (exclusive), not %g",
+              o.defect_share);
     o.seed = (uint64_t)seed;
     synth_write_dataset(&o);
     return 0;

@@ -63,6 +63,26 @@ int synth_train_counts(int n_train, int counts[MVTEC_N_LABELS]) {
     return 0;
 }
 
+int synth_train_counts_mix(int n_train, int n_defective, int counts[MVTEC_N_LABELS]) {
+    int n_def_labels = 0;
+    for (int i = 0; i < MVTEC_N_LABELS; i++) n_def_labels += !mvtec_label_is_good(&mvtec_labels[i]);
+    const int n_good_labels = MVTEC_N_LABELS - n_def_labels;
+    if (n_defective < 2 * n_def_labels || n_train - n_defective < 2 * n_good_labels) return -1;
+    /* each group apportioned by the real counts within it */
+    int w[MVTEC_N_LABELS], part[MVTEC_N_LABELS], idx[MVTEC_N_LABELS];
+    for (int good = 0; good <= 1; good++) {
+        int n = 0;
+        for (int i = 0; i < MVTEC_N_LABELS; i++)
+            if (mvtec_label_is_good(&mvtec_labels[i]) == good) {
+                idx[n] = i;
+                w[n++] = mvtec_labels[i].train;
+            }
+        apportion(good ? n_train - n_defective : n_defective, w, n, 2, part);
+        for (int j = 0; j < n; j++) counts[idx[j]] = part[j];
+    }
+    return 0;
+}
+
 int synth_default_test(int n_train) {
     long long pairs = (2LL * (SYNTH_FULL_TEST / 2) * n_train + SYNTH_FULL_TRAIN) / (2LL * SYNTH_FULL_TRAIN);
     return (int)(2 * pairs);

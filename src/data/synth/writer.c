@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -226,6 +227,16 @@ void synth_write_dataset(const SynthOptions *o) {
     if (synth_train_counts(o->n_train, train_counts) != 0)
         fatal("synth: --train must be at least %d (two images of each of the 88 labels), not %d",
               SYNTH_MIN_TRAIN, o->n_train);
+    if (o->defect_share >= 0) {
+        if (!(o->defect_share > 0 && o->defect_share < 1))
+            fatal("synth: --defect_share must be between 0 and 1 (exclusive), not %g",
+                  o->defect_share);
+        const int n_def = (int)floor(o->defect_share * o->n_train + 0.5);
+        if (synth_train_counts_mix(o->n_train, n_def, train_counts) != 0)
+            fatal("synth: --defect_share %g of %d train images leaves %d defective and %d good "
+                  "images: need at least 2 per defect label (146) and 2 per good label (30)",
+                  o->defect_share, o->n_train, n_def, o->n_train - n_def);
+    }
     int n_test = o->n_test < 0 ? synth_default_test(o->n_train) : o->n_test;
     if (synth_test_counts(n_test, test_counts) != 0)
         fatal("synth: --test must be even and not negative (each test image appears twice, as is "
