@@ -1,42 +1,50 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline on the look-alike data set, small enough for
-# a laptop (measured: 3.4 minutes on 2 cores, 8-9 when other jobs share them):
+# a laptop (measured: about 6 minutes on 2 idle cores):
 #
-#   1. anomaly synth  a small data set in the Dacon layout (88 labels, the
-#                     real imbalance), with its answers in test_answer.csv
+#   1. anomaly synth  a small data set in the Dacon layout: 88 labels, the
+#                     real test mix, and a train set in which 3 of 4 images
+#                     are defective (the real one has 1 in 7), so that a few
+#                     minutes of training see each defect about 10 times
 #   2. anomaly train  EfficientNet-B0 at 64 px from scratch on folds 1 and 2
-#                     of the 5-fold file (Adam, plain resize, 8 epochs)
+#                     of the 5-fold file (Adam 1e-3, batch 8, plain resize,
+#                     15 epochs)
 #   3. anomaly test   the fold ensemble on the test set -> submission
 #   4. anomaly score  its macro F1 against the answers, a confusion matrix
 #
 # It prints the validation F1 of every epoch and compares the test macro F1
 # with a reference that is told each test image's class and answers its
-# `good` label. Beating that reference takes telling defects apart; a model
-# trained this briefly from scratch learns the classes (about 80 % of test
-# images get the right class) but, with two train images per defect label,
-# not the defects, so it lands below the reference (0.050 against 0.072).
-# The demo fails when training did not work: the validation F1 must rise
-# and the test F1 reach half the reference.
+# `good` label: what a model scores that knows the classes but no defect.
+# The demo fails unless the validation F1 rose and the model beats that
+# reference by at least 10 %.
 #
-# Why batch 4: BatchNorm's running variance starts at 1 and moves 1 % per
-# step (the seed's momentum), while some layers of a fresh B0 hold variances
-# near 1e-3, so eval-mode predictions mean nothing before about 700 steps:
-# with 480 train images per fold that takes batches of 4 (the validation F1
-# jumps from near 0 around epoch 5).
+# Why these settings: without ImageNet weights (the original started from
+# them) a fresh B0 learns the 15 classes within a few hundred steps but the
+# defects only after about a thousand, and then only from more than a
+# couple of examples each. Measured on one fold (test F1 against the
+# reference 0.101): 1200 images, 75 % defective, 15 epochs 0.138; 800, 50 %,
+# 25 epochs 0.135; the same with aug_ver 2 0.093 (augmentation slows the
+# start beyond a few minutes); lr 2e-3 0.100 (too high from scratch); the
+# real 15 % defective (two images per defect label) 0.099 after 10 epochs.
+# Batch 8 also gives BatchNorm's running statistics (momentum 0.01, the
+# seed's) enough steps to settle: before that eval-mode predictions mean
+# little, which is why the validation F1 of the first epochs is near 0.
 #
 # Everything lands in demo_out/ (DEMO_OUT to change it). Sizes can be
-# changed from the environment: DEMO_TRAIN, DEMO_TEST, DEMO_SIZE,
-# DEMO_EPOCHS, DEMO_BATCH, DEMO_LR, DEMO_THREADS.
+# changed from the environment: DEMO_TRAIN, DEMO_TEST, DEMO_DEFECT_SHARE
+# (empty: the real share), DEMO_SIZE, DEMO_EPOCHS, DEMO_BATCH, DEMO_LR,
+# DEMO_THREADS.
 set -eu
 cd "$(dirname "$0")/.."
 B=${ANOMALY_BIN:-build/f32/anomaly}
 out=${DEMO_OUT:-demo_out}
-n_train=${DEMO_TRAIN:-600}
-n_test=${DEMO_TEST:-200}
+n_train=${DEMO_TRAIN:-1200}
+n_test=${DEMO_TEST:-400}
+share=${DEMO_DEFECT_SHARE-0.75}
 size=${DEMO_SIZE:-64}
-epochs=${DEMO_EPOCHS:-8}
-batch=${DEMO_BATCH:-4}
-lr=${DEMO_LR:-3e-4}
+epochs=${DEMO_EPOCHS:-15}
+batch=${DEMO_BATCH:-8}
+lr=${DEMO_LR:-1e-3}
 threads=${DEMO_THREADS:-0}
 exp=1
 # Threads wait passively: on a machine shared with other jobs, spinning
@@ -53,8 +61,10 @@ start=$(date +%s)
 step() { echo; echo "== $* ($(($(date +%s) - start)) s)"; }
 mkdir -p "$out"
 
-step "1. a look-alike data set: $n_train train and $n_test test images of $size px"
-"$B" synth --out "$out/data" --train "$n_train" --test "$n_test" --size "$size" --force
+step "1. a look-alike data set: $n_train train (${share:-the real share of} defective) and $n_test test images of $size px"
+share_flag=()
+[ -n "$share" ] && share_flag=(--defect_share "$share")
+"$B" synth --out "$out/data" --train "$n_train" --test "$n_test" --size "$size" "${share_flag[@]}" --force
 
 step "2. train EfficientNet-B0 at $size px on folds 1,2 of 5: $epochs epochs, batch $batch, Adam lr $lr"
 rm -rf "$out/results/$exp"
@@ -88,24 +98,21 @@ for fold in 1 2; do
     printf '  fold %d:' "$fold"
     awk -F, 'NR > 1 { printf " %.3f", $5 }' "$log"
     echo
-    awk -F, 'NR == 2 { first = $5 } NR > 1 { last = $5 } END { exit !(last > first + 0.05) }' "$log" || rising=0
+    awk -F, 'NR == 2 { first = $5 } NR > 1 && $5 > best { best = $5 } END { exit !(best > first + 0.05) }' "$log" || rising=0
 done
 echo
 printf 'macro F1 on the %d test images:\n' "$n_test"
 printf '  the model (2 folds, %d epochs)          %.4f   (%s right)\n' "$epochs" "$f1" "$right"
 printf '  told the class, always answers `good`   %.4f\n' "$f1_good"
+ratio=$(awk -v a="$f1" -v b="$f1_good" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+printf '  ratio                                   %s\n' "$ratio"
 echo
 echo "files: $out/submission.csv, $out/confusion.png, $out/score.txt (per label), $out/results/$exp/"
 echo "total $(($(date +%s) - start)) s"
-if [ "$rising" = 1 ] && awk -v a="$f1" -v b="$f1_good" 'BEGIN { exit !(a >= b / 2) }'; then
-    if awk -v a="$f1" -v b="$f1_good" 'BEGIN { exit !(a > b) }'; then
-        echo "demo: ok (the validation F1 rose; the model beats the class-told reference)"
-    else
-        echo "demo: ok (the validation F1 rose; the model knows the classes, not yet the defects:" \
-            "longer training on more images is what beats the class-told reference)"
-    fi
+if [ "$rising" = 1 ] && awk -v a="$f1" -v b="$f1_good" 'BEGIN { exit !(a > 1.1 * b) }'; then
+    echo "demo: ok (the validation F1 rose; the test F1 is ${ratio} x the class-told reference)"
 else
-    echo "demo: FAILED: training did not work (the validation F1 did not rise," \
-        "or the test F1 is far below the reference)" >&2
+    echo "demo: FAILED: the validation F1 did not rise, or the test F1 is not 10 % above" \
+        "the class-told reference (${ratio} x)" >&2
     exit 1
 fi
