@@ -341,6 +341,42 @@ static void test_maxpool_vs_naive(void) {
     CHECK_CLOSE("maxpool argmax as PyTorch", dx, want, 30, 0);
 }
 
+/* Forward values bit for bit as PyTorch's CPU loop picks them (a cell
+ * replaces the maximum when larger or NaN, scanning the window row by row)
+ * on windows full of ties between +0 and -0, infinities and NaN. */
+static void test_maxpool_special_values(void) {
+    const real vals[6] = {-INFINITY, -1, (real)-0.0, 0, 1, NAN};
+    Pool2dShape shapes[2] = {pool_shape(2, 3, 9, 8, 3, 2, 1, 0, 0), pool_shape(1, 4, 7, 10, 3, 2, 1, 1, 0)};
+    Rng r;
+    rng_seed(&r, 9);
+    for (int t = 0; t < 2; t++) {
+        const Pool2dShape *s = &shapes[t];
+        size_t n = (size_t)s->n * s->c * s->h * s->w, m = (size_t)s->n * s->c * s->oh * s->ow;
+        real *x = new_real(n), *out = new_real(m), *want = new_real(m);
+        for (size_t i = 0; i < n; i++) {
+            /* mostly zeros of both signs and -inf, a few NaN and numbers */
+            const uint64_t k = rng_below(&r, 20);
+            x[i] = vals[k < 6 ? k : (k < 13 ? 2 : (k < 18 ? 3 : 0))];
+        }
+        for (int p = 0; p < s->n * s->c; p++)
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ox = 0; ox < s->ow; ox++) {
+                    real best = -INFINITY;
+                    size_t i;
+                    for (int ki = 0; ki < s->kh; ki++)
+                        for (int kj = 0; kj < s->kw; kj++)
+                            if (window_cell(s, p, oy, ox, ki, kj, &i) == 2 &&
+                                (x[i] > best || isnan(x[i])))
+                                best = x[i];
+                    want[((size_t)p * s->oh + oy) * s->ow + ox] = best;
+                }
+        maxpool2d_forward(out, x, s);
+        CHECK_SAME_BITS("maxpool values with signed zeros, infinities and NaN", out, want,
+                        m * sizeof(real));
+        free(x); free(out); free(want);
+    }
+}
+
 static void test_avgpool_vs_naive(void) {
     Rng r;
     rng_seed(&r, 8);
@@ -533,6 +569,7 @@ int main(void) {
     RUN(test_act_grads);
     RUN(test_pool_output_size);
     RUN(test_maxpool_vs_naive);
+    RUN(test_maxpool_special_values);
     RUN(test_avgpool_vs_naive);
     RUN(test_avgpool_matches_torch);
     RUN(test_global_avgpool);
