@@ -49,7 +49,7 @@ $(BUILD)/libanomaly.a: $(LIB_OBJ)
 $(BUILD)/anomaly: $(CLI_OBJ) $(BUILD)/libanomaly.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libanomaly.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libanomaly.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libanomaly.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS)
 

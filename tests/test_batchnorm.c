@@ -3,6 +3,7 @@
  * in train and eval mode, thread-count independence, and the autograd
  * wrapper against the kernels. */
 #include "check.h"
+#include "bn_params.h"
 
 #include <omp.h>
 #include <stdint.h>
@@ -285,26 +286,6 @@ static void test_bn_threads_bitwise(void) {
 }
 
 /* A model-like parameter table with one BN layer of c channels. */
-typedef struct BnParams {
-    ParamTable p;
-    int weight, bias, rmean, rvar, count;
-} BnParams;
-
-static void bn_params_init(BnParams *b, const BnCase *k) {
-    int c = k->s.c;
-    params_init(&b->p);
-    b->weight = params_add(&b->p, "bn.weight", PARAM_TRAINABLE, 1, &c);
-    b->bias = params_add(&b->p, "bn.bias", PARAM_TRAINABLE, 1, &c);
-    b->rmean = params_add(&b->p, "bn.running_mean", PARAM_BUFFER, 1, &c);
-    b->rvar = params_add(&b->p, "bn.running_var", PARAM_BUFFER, 1, &c);
-    b->count = params_add(&b->p, "bn.num_batches_tracked", PARAM_COUNTER, 0, NULL);
-    params_finalize(&b->p);
-    memcpy(params_data(&b->p, b->weight), k->gamma, c * sizeof(real));
-    memcpy(params_data(&b->p, b->bias), k->beta, c * sizeof(real));
-    memcpy(params_data(&b->p, b->rmean), k->rmean, c * sizeof(real));
-    memcpy(params_data(&b->p, b->rvar), k->rvar, c * sizeof(real));
-}
-
 /* One BN step through the tape, with dL/dy = k->w. */
 static Tensor *bn_tape_step(Tape *t, BnParams *b, const BnCase *k, int h, int w) {
     Tensor *x = tape_wrap(t, k->x, k->s.n, k->s.c, h, w);
@@ -324,7 +305,7 @@ static void test_ag_batchnorm_matches_kernels(void) {
         size_t m = bn_numel(&k);
         int c = k.s.c;
         BnParams b;
-        bn_params_init(&b, &k);
+        bn_params_init(&b, k.s.c, k.gamma, k.beta, k.rmean, k.rvar);
         Arena a;
         arena_init(&a, 1 << 16);
         Tape t;

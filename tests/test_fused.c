@@ -5,6 +5,7 @@
  * fused op, the vectorised sigmoid's accuracy, the tape's recycling of
  * gradient buffers, and the profile report. */
 #include "check.h"
+#include "bn_params.h"
 
 #include <omp.h>
 #include <stdint.h>
@@ -263,26 +264,6 @@ static void test_fused_threads_bitwise(void) {
 
 /* ---- the tape ----------------------------------------------------------- */
 
-typedef struct BnParams {
-    ParamTable p;
-    int weight, bias, rmean, rvar, count;
-} BnParams;
-
-static void bn_params_init(BnParams *b, const Case *k) {
-    int c = k->s.c;
-    params_init(&b->p);
-    b->weight = params_add(&b->p, "bn.weight", PARAM_TRAINABLE, 1, &c);
-    b->bias = params_add(&b->p, "bn.bias", PARAM_TRAINABLE, 1, &c);
-    b->rmean = params_add(&b->p, "bn.running_mean", PARAM_BUFFER, 1, &c);
-    b->rvar = params_add(&b->p, "bn.running_var", PARAM_BUFFER, 1, &c);
-    b->count = params_add(&b->p, "bn.num_batches_tracked", PARAM_COUNTER, 0, NULL);
-    params_finalize(&b->p);
-    memcpy(params_data(&b->p, b->weight), k->gamma, c * sizeof(real));
-    memcpy(params_data(&b->p, b->bias), k->beta, c * sizeof(real));
-    memcpy(params_data(&b->p, b->rmean), k->rmean, c * sizeof(real));
-    memcpy(params_data(&b->p, b->rvar), k->rvar, c * sizeof(real));
-}
-
 static Tensor *tape_bn(Tape *t, BnParams *b, const Case *k, Tensor *x) {
     Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
     *g = params_tensor(&b->p, b->weight);
@@ -304,7 +285,7 @@ static real *tape_run(const Case *k, BnAct act, int twice, int *fused) {
     const size_t m = numel(k);
     const int c = k->s.c;
     BnParams b;
-    bn_params_init(&b, k);
+    bn_params_init(&b, k->s.c, k->gamma, k->beta, k->rmean, k->rvar);
     Arena a;
     arena_init(&a, 0);
     Tape t;
@@ -379,7 +360,7 @@ static void test_ag_batchnorm2d_act(void) {
         real *res[2];
         for (int explicit_op = 0; explicit_op < 2; explicit_op++) {
             BnParams b;
-            bn_params_init(&b, &k);
+            bn_params_init(&b, k.s.c, k.gamma, k.beta, k.rmean, k.rvar);
             Arena a;
             arena_init(&a, 0);
             Tape t;

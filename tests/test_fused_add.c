@@ -4,6 +4,7 @@
  * the autograd op against the three recorded ops when the residual has
  * another consumer, and eval mode. */
 #include "check.h"
+#include "bn_params.h"
 
 #include <omp.h>
 #include <stdint.h>
@@ -206,25 +207,6 @@ static void test_threads_bitwise(void) {
 
 /* ---- the autograd op ---------------------------------------------------- */
 
-typedef struct BnParams {
-    ParamTable p;
-    int weight, bias, rmean, rvar, count;
-} BnParams;
-
-static void bn_params_init(BnParams *b, const Case *k) {
-    int c = k->s.c;
-    params_init(&b->p);
-    b->weight = params_add(&b->p, "bn.weight", PARAM_TRAINABLE, 1, &c);
-    b->bias = params_add(&b->p, "bn.bias", PARAM_TRAINABLE, 1, &c);
-    b->rmean = params_add(&b->p, "bn.running_mean", PARAM_BUFFER, 1, &c);
-    b->rvar = params_add(&b->p, "bn.running_var", PARAM_BUFFER, 1, &c);
-    b->count = params_add(&b->p, "bn.num_batches_tracked", PARAM_COUNTER, 0, NULL);
-    params_finalize(&b->p);
-    memcpy(params_data(&b->p, b->weight), k->gamma, c * sizeof(real));
-    memcpy(params_data(&b->p, b->bias), k->beta, c * sizeof(real));
-    for (int i = 0; i < c; i++) params_data(&b->p, b->rvar)[i] = 1;
-}
-
 /* out = relu(bn(x) + r) + r with r = 2 * res, so r has a second consumer
  * (as a ResNet block's input has: the shortcut and the next convolution).
  * Returns [dx | dres | dgamma dbeta | out | running mean, var]. */
@@ -232,7 +214,7 @@ static real *tape_run(const Case *k, int train, int fused_op) {
     const size_t m = numel(k);
     const int c = k->s.c;
     BnParams b;
-    bn_params_init(&b, k);
+    bn_params_init(&b, k->s.c, k->gamma, k->beta, NULL, NULL);
     Arena a;
     arena_init(&a, 0);
     Tape t;

@@ -45,20 +45,28 @@ static void check_vector(const char *name, const char *what, const Tensor *v, in
               tensor_numel(v), c);
 }
 
+BatchNormShape ag_bn_shape(const char *name, const Tensor *x, const Tensor *gamma,
+                           const Tensor *beta, const real *running_mean, const real *running_var,
+                           real eps, real momentum, int train) {
+    check_vector(name, "weight (gamma)", gamma, x->c);
+    check_vector(name, "bias (beta)", beta, x->c);
+    if (!running_mean || !running_var) fatal("batchnorm %s: running statistics are missing", name);
+    BatchNormShape s = {x->n, x->c, x->h * x->w, eps, momentum};
+    if (train && (long)s.n * s.hw < 2)
+        fatal("batchnorm %s: training needs more than one value per channel (input [%d, %d, %d, %d])",
+              name, x->n, x->c, x->h, x->w);
+    return s;
+}
+
 /* x [n, c, h, w] (must live as long as the tape's step); gamma, beta [c];
  * running_mean, running_var [c]. */
 Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
                        real *running_mean, real *running_var, int64_t *counter,
                        real eps, real momentum) {
     if (!name) name = "(unnamed)";
-    check_vector(name, "weight (gamma)", gamma, x->c);
-    check_vector(name, "bias (beta)", beta, x->c);
-    if (!running_mean || !running_var) fatal("batchnorm %s: running statistics are missing", name);
-    BatchNormShape s = {x->n, x->c, x->h * x->w, eps, momentum};
     const int train = t->training;
-    if (train && (long)s.n * s.hw < 2)
-        fatal("batchnorm %s: training needs more than one value per channel (input [%d, %d, %d, %d])",
-              name, x->n, x->c, x->h, x->w);
+    const BatchNormShape s =
+        ag_bn_shape(name, x, gamma, beta, running_mean, running_var, eps, momentum, train);
 
     Tensor *y = tape_tensor(t, x->n, x->c, x->h, x->w);
     BatchNormCtx *k = tape_ctx(t, sizeof *k);
@@ -183,13 +191,8 @@ static Tensor *bn_act_fused(Tape *t, const char *name, Tensor *x, Tensor *gamma,
         return act == BN_ACT_SWISH ? ag_swish(t, y) : ag_relu(t, y);
     }
     if (!name) name = "(unnamed)";
-    check_vector(name, "weight (gamma)", gamma, x->c);
-    check_vector(name, "bias (beta)", beta, x->c);
-    if (!running_mean || !running_var) fatal("batchnorm %s: running statistics are missing", name);
-    BatchNormShape s = {x->n, x->c, x->h * x->w, eps, momentum};
-    if ((long)s.n * s.hw < 2)
-        fatal("batchnorm %s: training needs more than one value per channel (input [%d, %d, %d, %d])",
-              name, x->n, x->c, x->h, x->w);
+    const BatchNormShape s =
+        ag_bn_shape(name, x, gamma, beta, running_mean, running_var, eps, momentum, 1);
     transient = transient && t->recording;
     Tensor *out;
     if (transient) {

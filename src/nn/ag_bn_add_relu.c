@@ -6,6 +6,7 @@
 #include "anomaly/ops/fused.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "ag_fuse.h"
 
 typedef struct BnAddReluCtx {
     Tensor *x, *res, *out;
@@ -24,13 +25,6 @@ static void bn_add_relu_node_backward(Tape *t, void *ctx) {
                                   k->x->data, k->mean, k->rstd, k->gamma, &k->s);
 }
 
-static void check_vector(const char *name, const char *what, const Tensor *v, int c) {
-    if (!v || !v->data) fatal("batchnorm %s: %s is missing", name, what);
-    if (tensor_numel(v) != (size_t)c)
-        fatal("batchnorm %s: %s has %zu values but the input has %d channels", name, what,
-              tensor_numel(v), c);
-}
-
 Tensor *ag_batchnorm2d_add_relu(Tape *t, const char *name, Tensor *x, Tensor *res, Tensor *gamma,
                                 Tensor *beta, real *running_mean, real *running_var,
                                 int64_t *counter, real eps, real momentum) {
@@ -43,13 +37,8 @@ Tensor *ag_batchnorm2d_add_relu(Tape *t, const char *name, Tensor *x, Tensor *re
     if (res->n != x->n || res->c != x->c || res->h != x->h || res->w != x->w)
         fatal("add: shapes differ: [%d, %d, %d, %d] and [%d, %d, %d, %d]", x->n, x->c, x->h,
               x->w, res->n, res->c, res->h, res->w);
-    check_vector(name, "weight (gamma)", gamma, x->c);
-    check_vector(name, "bias (beta)", beta, x->c);
-    if (!running_mean || !running_var) fatal("batchnorm %s: running statistics are missing", name);
-    BatchNormShape s = {x->n, x->c, x->h * x->w, eps, momentum};
-    if ((long)s.n * s.hw < 2)
-        fatal("batchnorm %s: training needs more than one value per channel (input [%d, %d, %d, %d])",
-              name, x->n, x->c, x->h, x->w);
+    const BatchNormShape s =
+        ag_bn_shape(name, x, gamma, beta, running_mean, running_var, eps, momentum, 1);
     Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
     BnAddReluCtx *k = tape_ctx(t, sizeof *k);
     k->mean = tape_ctx(t, (size_t)s.c * sizeof(real));

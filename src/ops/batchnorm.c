@@ -15,11 +15,6 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define BN_PARALLEL_MIN 32768
 
-static void check_shape(const BatchNormShape *s, const char *who) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("%s: bad shape n = %d, c = %d, hw = %d", who, s->n, s->c, s->hw);
-}
-
 VEC_CLONES static void forward_train_channel(real *out, real *mean, real *rstd,
                                              real *running_mean, real *running_var,
                                              const real *inp, const real *gamma,
@@ -35,11 +30,8 @@ VEC_CLONES static void forward_train_channel(real *out, real *mean, real *rstd,
 void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_mean,
                                real *running_var, const real *inp, const real *gamma,
                                const real *beta, const BatchNormShape *s) {
-    check_shape(s, "batchnorm2d_forward_train");
+    bn_check_shape(s, "batchnorm2d_forward_train", 1);
     const size_t count = (size_t)s->n * (size_t)s->hw;
-    if (count < 2)
-        fatal("batchnorm2d: training needs more than one value per channel "
-              "(n = %d, h*w = %d)", s->n, s->hw);
     const int c = s->c;
 #pragma omp parallel for schedule(static) if (count * (size_t)c >= BN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
@@ -62,7 +54,7 @@ VEC_CLONES static void forward_eval_channel(real *out, const real *inp, const re
 void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, const real *beta,
                               const real *running_mean, const real *running_var,
                               const BatchNormShape *s) {
-    check_shape(s, "batchnorm2d_forward_eval");
+    bn_check_shape(s, "batchnorm2d_forward_eval", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)
@@ -95,7 +87,7 @@ VEC_CLONES static void backward_channel(real *dinp, real *dgamma, real *dbeta, c
 void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                           const real *inp, const real *mean, const real *rstd,
                           const real *gamma, const BatchNormShape *s) {
-    check_shape(s, "batchnorm2d_backward");
+    bn_check_shape(s, "batchnorm2d_backward", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)
@@ -140,7 +132,7 @@ void batchnorm2d_backward_eval(real *dinp, real *dgamma, real *dbeta, const real
                                const real *inp, const real *running_mean,
                                const real *running_var, const real *gamma,
                                const BatchNormShape *s) {
-    check_shape(s, "batchnorm2d_backward_eval");
+    bn_check_shape(s, "batchnorm2d_backward_eval", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)

@@ -15,8 +15,19 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "anomaly/error.h"
 #include "anomaly/ops/batchnorm.h"
 #include "vec.h"
+
+/* fatal() naming `who` unless n, c, hw >= 1 and, for batch statistics
+ * (train), there is more than one value per channel. */
+static inline void bn_check_shape(const BatchNormShape *s, const char *who, int train) {
+    if (s->n < 1 || s->c < 1 || s->hw < 1)
+        fatal("%s: bad shape n = %d, c = %d, hw = %d", who, s->n, s->c, s->hw);
+    if (train && (long)s->n * s->hw < 2)
+        fatal("batchnorm2d: training needs more than one value per channel "
+              "(n = %d, h*w = %d)", s->n, s->hw);
+}
 
 /* sum(x) */
 VINLINE double bn_sum(const real *base, size_t stride, int n, int hw) {
@@ -130,6 +141,26 @@ VINLINE void bn_dx(real *dx_base, const real *dy_base, const real *x_base, size_
         }
         for (; i < hw; i++) dx[i] += (dy[i] - mean_dy - (x[i] - mu) * k) * g;
     }
+}
+
+/* Train-mode BatchNorm backward of channel ch from the gradient at its
+ * output dzb [n, hw] (packed): dgamma, dbeta, dinp accumulated (each may be
+ * NULL), as batchnorm2d_backward computes them. Shared by the fused
+ * kernels, which first build dzb through their activation. */
+VINLINE void bn_backward_from_packed(real *dinp, real *dgamma, real *dbeta, const real *dzb,
+                                     const real *inp, const real *mean, const real *rstd,
+                                     const real *gamma, const BatchNormShape *s, int ch) {
+    const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
+    const double count = (double)s->n * (double)s->hw;
+    const double mu = mean[ch], rs = rstd[ch];
+    double sum_dy, sum_dy_xmu;
+    bn_grad_sums(dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw, mu, &sum_dy, &sum_dy_xmu);
+    if (dbeta) dbeta[ch] += (real)sum_dy;
+    if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
+    if (!dinp) return;
+    bn_dx(dinp + off, dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw,
+          (real)(sum_dy / count), (real)mu, (real)(sum_dy_xmu * rs * rs / count),
+          (real)(gamma[ch] * rs));
 }
 
 /* Train-mode statistics of one channel, shared by batchnorm2d_forward_train

@@ -84,12 +84,7 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, r
                                    real *running_mean, real *running_var, const real *inp,
                                    const real *gamma, const real *beta, const BatchNormShape *s,
                                    BnAct act) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("batchnorm2d_act_forward_train: bad shape n = %d, c = %d, hw = %d", s->n, s->c,
-              s->hw);
-    if ((long)s->n * s->hw < 2)
-        fatal("batchnorm2d: training needs more than one value per channel "
-              "(n = %d, h*w = %d)", s->n, s->hw);
+    bn_check_shape(s, "batchnorm2d_act_forward_train", 1);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)
@@ -99,8 +94,7 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, r
 
 void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
                                const BatchNormShape *s, BnAct act) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("batchnorm2d_act_recompute: bad shape n = %d, c = %d, hw = %d", s->n, s->c, s->hw);
+    bn_check_shape(s, "batchnorm2d_act_recompute", 0);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++) fused_recompute_channel(out, inp, affine, s, act, ch);
@@ -113,8 +107,6 @@ VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *db
                                         const real *gamma, const BatchNormShape *s, BnAct act,
                                         int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    const double count = (double)s->n * (double)s->hw;
-    const double mu = mean[ch], rs = rstd[ch];
     /* without z: the BatchNorm output as the forward computed it */
     const real scale = z ? 0 : affine[ch], shift = z ? 0 : affine[s->c + ch];
     for (int p = 0; p < s->n; p++) {
@@ -135,22 +127,14 @@ VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *db
         }
     }
     /* from here on as batchnorm2d_backward, with dy read from dzb */
-    double sum_dy, sum_dy_xmu;
-    bn_grad_sums(dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw, mu, &sum_dy, &sum_dy_xmu);
-    if (dbeta) dbeta[ch] += (real)sum_dy;
-    if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
-    if (!dinp) return;
-    bn_dx(dinp + off, dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw,
-          (real)(sum_dy / count), (real)mu, (real)(sum_dy_xmu * rs * rs / count),
-          (real)(gamma[ch] * rs));
+    bn_backward_from_packed(dinp, dgamma, dbeta, dzb, inp, mean, rstd, gamma, s, ch);
 }
 
 void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                               const real *inp, const real *z, const real *mean, const real *rstd,
                               const real *affine, const real *gamma, const BatchNormShape *s,
                               BnAct act) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("batchnorm2d_act_backward: bad shape n = %d, c = %d, hw = %d", s->n, s->c, s->hw);
+    bn_check_shape(s, "batchnorm2d_act_backward", 0);
     if (!z && !affine) fatal("batchnorm2d_act_backward: neither the BatchNorm output nor its affine");
     if (!dinp && !dgamma && !dbeta) return;
     const size_t total = (size_t)s->n * s->c * s->hw, plane = (size_t)s->n * s->hw;

@@ -44,12 +44,7 @@ void batchnorm2d_add_relu_forward_train(real *out, real *mean, real *rstd, real 
                                         real *running_var, const real *inp, const real *res,
                                         const real *gamma, const real *beta,
                                         const BatchNormShape *s) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("batchnorm2d_add_relu_forward_train: bad shape n = %d, c = %d, hw = %d", s->n, s->c,
-              s->hw);
-    if ((long)s->n * s->hw < 2)
-        fatal("batchnorm2d: training needs more than one value per channel "
-              "(n = %d, h*w = %d)", s->n, s->hw);
+    bn_check_shape(s, "batchnorm2d_add_relu_forward_train", 1);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_ADD_PARALLEL_MIN)
     for (int ch = 0; ch < s->c; ch++)
@@ -65,8 +60,6 @@ VEC_CLONES static void bn_add_relu_backward_channel(real *dinp, real *dres, real
                                                     const real *gamma, const BatchNormShape *s,
                                                     int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    const double count = (double)s->n * (double)s->hw;
-    const double mu = mean[ch], rs = rstd[ch];
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         real *d = dzb + (size_t)p * s->hw;
@@ -86,24 +79,15 @@ VEC_CLONES static void bn_add_relu_backward_channel(real *dinp, real *dres, real
             }
         }
     }
-    /* BatchNorm's gradient from the sum's, as batchnorm2d_backward */
-    double sum_dy, sum_dy_xmu;
-    bn_grad_sums(dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw, mu, &sum_dy, &sum_dy_xmu);
-    if (dbeta) dbeta[ch] += (real)sum_dy;
-    if (dgamma) dgamma[ch] += (real)(sum_dy_xmu * rs);
-    if (!dinp) return;
-    bn_dx(dinp + off, dzb, inp + off, (size_t)s->hw, stride, s->n, s->hw,
-          (real)(sum_dy / count), (real)mu, (real)(sum_dy_xmu * rs * rs / count),
-          (real)(gamma[ch] * rs));
+    /* BatchNorm's gradient from the sum's */
+    bn_backward_from_packed(dinp, dgamma, dbeta, dzb, inp, mean, rstd, gamma, s, ch);
 }
 
 void batchnorm2d_add_relu_backward(real *dinp, real *dres, real *dgamma, real *dbeta,
                                    const real *dout, const real *out, const real *inp,
                                    const real *mean, const real *rstd, const real *gamma,
                                    const BatchNormShape *s) {
-    if (s->n < 1 || s->c < 1 || s->hw < 1)
-        fatal("batchnorm2d_add_relu_backward: bad shape n = %d, c = %d, hw = %d", s->n, s->c,
-              s->hw);
+    bn_check_shape(s, "batchnorm2d_add_relu_backward", 0);
     if (!dinp && !dres && !dgamma && !dbeta) return;
     const size_t total = (size_t)s->n * s->c * s->hw, plane = (size_t)s->n * s->hw;
 #pragma omp parallel if (total >= FUSED_ADD_PARALLEL_MIN)
