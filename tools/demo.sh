@@ -104,7 +104,7 @@ echo
 printf 'macro F1 on the %d test images:\n' "$n_test"
 printf '  the model (2 folds, %d epochs)          %.4f   (%s right)\n' "$epochs" "$f1" "$right"
 printf '  told the class, always answers `good`   %.4f\n' "$f1_good"
-ratio=$(awk -v a="$f1" -v b="$f1_good" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+ratio=$(awk -v a="$f1" -v b="$f1_good" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 printf '  ratio                                   %s\n' "$ratio"
 echo
 echo "files: $out/submission.csv, $out/confusion.png, $out/score.txt (per label), $out/results/$exp/"
