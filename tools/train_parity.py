@@ -29,9 +29,16 @@ here as a failure, not silently):
   - the reports: an epoch's loss is the mean of its batch losses, F1 the
     macro F1 (scikit-learn's) of the argmax of every logit the loss saw.
 
-By default both sides compute in float64 (build/f64 and a float64 twin), so
-any difference is a bug, not rounding: measured, the per-epoch numbers agree
-to the 9 digits log.csv keeps (worst 4e-9 relative at lr 1e-3). --float32
+By default both sides compute in float64 (build/f64 and a float64 twin):
+measured for efficientnet-b0, the per-epoch numbers agree to the 9 digits
+log.csv keeps (worst 4e-9 relative at lr 1e-3). Even in float64 training can
+amplify rounding: Adam's update lr * g / (|g| + eps) has slope lr / (4 eps)
+where |g| is near eps (1e-8), so gradients that agree to 1e-13 give weights
+4e-9 apart after one step. resnext50_32x4d at 32 px has many such weights
+(compare_model.py --double: worst parameter 6e-8 relative after 1 step, 2e-7
+after 3, 3e-6 after 6), and at lr 1e-3 its run is unstable (the loss rises
+from 4.5 to 6.4 in epoch 1) and ends epoch 1 3e-3 apart; at lr 1e-5 it
+agrees to 2e-9. --float32
 compares build/f32 with a float32 twin. There, training amplifies rounding:
 Adam moves a weight whose gradient is near zero by about lr * sign(grad),
 so rounding noise flips such moves, and at lr 1e-3 the epoch-1 train loss
