@@ -37,13 +37,10 @@ agrees to 2e-9 at lr 1e-5, but at lr 1e-3, where its first epoch is unstable
 (compare_model.py --double, batch 8, lr 1e-3) its worst weight is 6e-8
 relative after 1 step (the float32 rounding of the written checkpoint, as
 for B0) and the loss agrees to 1e-8 for 8 steps; at lr 1e-4 the loss is
-5e-7 apart at step 9 and 2e-3 at step 11, with the largest differences in
-layer4, whose maps are 1x1 at 32 px (BatchNorm over 8 values). A jump, not
-a steady growth: something decided on a near-tie (a max-pool argmax, a ReLU
-at 0) or an ill-conditioned BatchNorm is the suspect; it is not traced yet,
-and the kernels as they were before BatchNorm fusion behave the same. At
-64 px the 12 steps agree to 1e-9 (loss) and a whole epoch at lr 1e-4 to
-2e-9, but epoch 2 ends 5e-4 apart.
+5e-7 apart at step 9 and 2e-3 at step 11. That is the run itself, not this
+implementation: the float64 twin against itself, with every weight moved
+by 1e-15 relative, is 4e-5 apart at step 11 and 2e-3 at step 12. At 64 px
+a whole epoch at lr 1e-4 agrees to 2e-9 and epoch 2 ends 5e-4 apart.
 --float32
 compares build/f32 with a float32 twin. There, training amplifies rounding:
 Adam moves a weight whose gradient is near zero by about lr * sign(grad),
