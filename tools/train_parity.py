@@ -34,15 +34,15 @@ measured for efficientnet-b0, the per-epoch numbers agree to the 9 digits
 log.csv keeps (worst 4e-9 relative at lr 1e-3). resnext50_32x4d at 32 px
 agrees to 2e-9 at lr 1e-5, but at lr 1e-3, where its first epoch is unstable
 (the loss rises from 4.5 to 6.4), it ends epoch 1 3e-3 apart. Step by step
-(compare_model.py --double, batch 8, lr 1e-3) its worst weight is 6e-8
-relative after 1 step (the float32 rounding of the written checkpoint, as
-for B0) and the loss agrees to 1e-8 for 8 steps; at lr 1e-4 the loss is
-5e-7 apart at step 9 and 2e-3 at step 11. That is the run itself, not this
-implementation: the float64 twin against itself, with every weight moved
-by 1e-15 relative, is 4e-5 apart at step 11 and 2e-3 at step 12. At 64 px
-a whole epoch at lr 1e-4 agrees to 2e-9 and epoch 2 ends 5e-4 apart.
---float32
-compares build/f32 with a float32 twin. There, training amplifies rounding:
+(compare_model.py --double, batch 8) its worst weight is 6e-8 relative
+after 1 step (the float32 rounding of the written checkpoint, as for B0);
+at lr 1e-4 the loss agrees to 1e-8 for 8 steps, is 5e-7 apart at step 9 and
+2e-3 at step 11. That is the run itself, not this implementation: the
+float64 twin against itself, with every weight moved by 1e-15 relative, is
+4e-5 apart at step 11 and 2e-3 at step 12. At 64 px a whole epoch at lr
+1e-4 agrees to 2e-9 and epoch 2 ends 5e-4 apart.
+
+--float32 compares build/f32 with a float32 twin. There, training amplifies rounding:
 Adam moves a weight whose gradient is near zero by about lr * sign(grad),
 so rounding noise flips such moves, and at lr 1e-3 the epoch-1 train loss
 already differs by 4e-3. The float32 check therefore runs at lr 1e-5
