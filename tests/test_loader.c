@@ -256,6 +256,46 @@ static void test_skip_bad(void) {
     CHECK(second && !strstr(second + 1, "skipping"), "logged more than once: %s", log);
 }
 
+/* loader_mark_bad: the image is left out from the next epoch on, without
+ * being read (so without a warning), and the others keep the order they
+ * would have had. */
+static int64_t mark_want[N_IMG + 1], mark_got[N_IMG + 1];
+static int mark_n_want, mark_n_got, mark_flags_ok;
+static size_t mark_skipped;
+
+static void mark_run(void) {
+    LoaderConfig c = config(1, 4, 1, 0);
+    c.skip_bad = 1;
+    Loader *L = loader_create(&c, paths, labels, N_IMG + 1, NULL, 0);
+    Loader *M = loader_create(&c, paths, labels, N_IMG + 1, NULL, 0);
+    loader_mark_bad(M, N_IMG);
+    loader_mark_bad(M, 3);
+    mark_flags_ok = loader_is_bad(M, N_IMG) && loader_is_bad(M, 3) && !loader_is_bad(M, 2) &&
+                    !loader_is_bad(M, N_IMG + 5);
+    run_epoch(L, 1, &ea); /* skips image N_IMG itself, with a warning */
+    mark_n_want = mark_n_got = 0;
+    for (int i = 0; i < ea.n; i++)
+        if (ea.index[i] != 3) mark_want[mark_n_want++] = ea.index[i];
+    run_epoch(M, 1, &ea);
+    for (int i = 0; i < ea.n; i++) mark_got[mark_n_got++] = ea.index[i];
+    mark_skipped = loader_num_skipped(M);
+    loader_free(L);
+    loader_free(M);
+}
+
+static void test_mark_bad(void) {
+    char log[4096];
+    capture_stderr(log, sizeof log, mark_run);
+    CHECK(mark_flags_ok, "loader_is_bad after marking 3 and %d", N_IMG);
+    CHECK(mark_n_got == mark_n_want &&
+              memcmp(mark_got, mark_want, (size_t)mark_n_got * sizeof *mark_got) == 0,
+          "marked images: %d images in the epoch, want %d in the unmarked order less image 3",
+          mark_n_got, mark_n_want);
+    CHECK(mark_skipped == 0, "marked images counted as skipped");
+    const char *first = strstr(log, "skipping");
+    CHECK(first && !strstr(first + 1, "skipping"), "one warning (the unmarked loader's): %s", log);
+}
+
 static int run_child(void (*fn)(void), char *err, size_t len) {
     int fds[2];
     if (pipe(fds) != 0) return -1;
@@ -334,6 +374,7 @@ int main(void) {
     RUN(test_threads_same_bytes);
     RUN(test_transforms_applied);
     RUN(test_skip_bad);
+    RUN(test_mark_bad);
     RUN(test_fatal_names_file);
     RUN(test_abandon_and_free);
     for (int i = 0; i <= N_IMG; i++) remove(paths[i]);

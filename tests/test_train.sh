@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 bin=${ANOMALY_BIN:-build/f32/anomaly}
-names="train_baseline_layout train_resume_identical train_resume_after_kill train_skips_done train_one_class train_errors train_profile"
+names="train_baseline_layout train_resume_identical train_resume_after_kill train_resume_bad_images train_skips_done train_one_class train_errors train_profile"
 
 if [ ! -x "$bin" ]; then
     for n in $names; do echo "FAIL $n: no anomaly binary at $bin"; done
@@ -123,6 +123,24 @@ else
     same_run $ra rc/$run_dir "kill -9 + resume"
 fi
 report train_resume_after_kill
+
+# ---- unreadable images skipped, stopped after epoch 1, resumed ----
+# The resumed part must leave out the images the first part skipped, as
+# the uninterrupted run's later epochs do, and end with the same bytes.
+cp -r d dbad
+for f in $(awk -F, 'NR == 2 || NR == 9 { print $2 }' dbad/train/train_df.csv); do
+    head -c 100 "d/train/$f" > "dbad/train/$f"
+done
+bad_common="${common/--data_path d/--data_path dbad} --skip_bad_images"
+"$bin" train $bad_common --results ba --threads 1 > ba.out 2> ba.err || note "uninterrupted run failed: $(tail -n 1 ba.err)"
+[ "$(grep -c 'skipping unreadable image' ba.err)" = 2 ] ||
+    note "expected two images skipped, once each: $(grep -c 'skipping unreadable image' ba.err) warnings"
+"$bin" train $bad_common --results bb --threads 2 --stop_after_epoch 1 > bb1.out 2> bb1.err ||
+    note "first part failed: $(tail -n 1 bb1.err)"
+"$bin" train $bad_common --results bb --threads 1 --resume > bb2.out 2> bb2.err || note "resume failed: $(tail -n 1 bb2.err)"
+grep -q 'skipping unreadable image' bb2.err && note "the resumed part found the skipped images again"
+same_run ba/$run_dir bb/$run_dir "skipped images + stop + resume"
+report train_resume_bad_images
 
 # ---- a finished run is skipped ----
 before=$(md5sum $ra/* | md5sum)

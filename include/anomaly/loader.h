@@ -103,5 +103,12 @@ const Batch *loader_next(Loader *L);
 double loader_wait_seconds(const Loader *L);
 /* Images skipped as unreadable since creation (skip_bad only). */
 size_t loader_num_skipped(const Loader *L);
+/* Image `index` of the paths is known to be unreadable: marked by an epoch
+ * that skipped it, or by loader_mark_bad. Later epochs leave it out. */
+int loader_is_bad(const Loader *L, size_t index);
+/* Marks it so, as an earlier epoch would have (a resumed run does this for
+ * the images its first part skipped, so its batches are those of an
+ * uninterrupted run). Takes effect from the next loader_start_epoch. */
+void loader_mark_bad(Loader *L, size_t index);
 
 #endif

@@ -93,6 +93,7 @@ typedef struct TrainState {
     EpochRule rule;
     uint64_t seed;      /* the run's seed: initialisation and loader streams */
     char *log;          /* log.csv rows so far, without the header (owned) */
+    char *bad_images;   /* data-set indices skipped as unreadable, "3,17" (owned; NULL: none) */
 } TrainState;
 
 /* Writes train_state.safetensors: every entry of the model's table

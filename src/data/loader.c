@@ -281,6 +281,13 @@ size_t loader_num_batches(const Loader *L) { return L->n_batches; }
 size_t loader_num_images(const Loader *L) { return L->n_order; }
 double loader_wait_seconds(const Loader *L) { return L->wait_s; }
 size_t loader_num_skipped(const Loader *L) { return L->skipped; }
+int loader_is_bad(const Loader *L, size_t index) { return index < L->n_paths && L->bad[index]; }
+
+void loader_mark_bad(Loader *L, size_t index) {
+    if (index >= L->n_paths)
+        fatal("loader: image %zu marked unreadable, but there are %zu images", index, L->n_paths);
+    L->bad[index] = 1;
+}
 
 /* Reports the batch's unreadable images in batch order: fatal, or a warning
  * and a mark so later epochs leave the image out. */

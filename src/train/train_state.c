@@ -103,6 +103,7 @@ void train_state_save(const char *path, const TrainState *s, const Model *m) {
                 m->rng.s[1], m->rng.s[2], m->rng.s[3]);
     meta_printf(&w, "loader_seed", "%" PRIu64, s->seed);
     st_writer_meta(&w, "log", s->log ? s->log : "");
+    st_writer_meta(&w, "bad_images", s->bad_images ? s->bad_images : "");
     for (int i = 0; i < t->count; i++) {
         const ParamEntry *e = &t->entries[i];
         int64_t shape[PARAM_MAX_DIMS];
@@ -236,6 +237,9 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
         }
         m->rng = r;
         n.log = xstrdup(log);
+        /* absent in states written before images were remembered: none */
+        const char *bad = safetensors_meta(&st, "bad_images");
+        n.bad_images = bad && *bad ? xstrdup(bad) : NULL;
         *s = n;
     }
     safetensors_close(&st);
@@ -245,6 +249,8 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
 void train_state_free(TrainState *s) {
     free(s->log);
     s->log = NULL;
+    free(s->bad_images);
+    s->bad_images = NULL;
 }
 
 /* ---- pretrained weights ---- */

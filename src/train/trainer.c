@@ -288,6 +288,36 @@ static void start_fresh(RunCtx *x, TrainState *s) {
     s->log = xstrdup("");
 }
 
+/* The images a resumed run's first part skipped as unreadable, marked in
+ * both loaders (an index outside a loader's subset changes nothing there). */
+static void mark_bad_images(const char *list, const char *state_path, size_t n, Loader *a, Loader *b) {
+    for (const char *p = list; p && *p;) {
+        char *end;
+        errno = 0;
+        const unsigned long long i = strtoull(p, &end, 10);
+        if (errno || end == p || (*end && *end != ',') || i >= n)
+            fatal("cannot resume: %s: bad_images '%s' does not fit the %zu train images", state_path, list, n);
+        loader_mark_bad(a, (size_t)i);
+        if (b) loader_mark_bad(b, (size_t)i);
+        p = *end ? end + 1 : end;
+    }
+}
+
+/* s->bad_images from what the loaders know. */
+static void remember_bad_images(TrainState *s, size_t n, const Loader *a, const Loader *b) {
+    size_t len = 0, cap = 64;
+    char *list = xmalloc(cap, "the list of unreadable images");
+    list[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!loader_is_bad(a, i) && !(b && loader_is_bad(b, i))) continue;
+        if (cap - len < 32) list = xrealloc(list, cap *= 2, "the list of unreadable images");
+        len += (size_t)snprintf(list + len, cap - len, "%s%zu", len ? "," : "", i);
+    }
+    free(s->bad_images);
+    s->bad_images = len ? list : NULL;
+    if (!len) free(list);
+}
+
 int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *run) {
     char state_path[4096], done_path[4096], log_path[4096], path[4096];
     path_printf(state_path, sizeof state_path, "%s/train_state.safetensors", run->dir);
@@ -365,6 +395,8 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
                             run->n_val);
     }
 
+    mark_bad_images(s.bad_images, state_path, ds->n_train, train, val);
+
     int here = 0, status = RUN_FINISHED;
     while (!s.finished && s.epoch < c->epochs) {
         int epoch = s.epoch + 1;
@@ -390,6 +422,7 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
         append_log(&s, row);
         s.epoch = epoch;
         s.finished = (d & EPOCH_STOP) || epoch >= c->epochs;
+        remember_bad_images(&s, ds->n_train, train, val);
         train_state_save(state_path, &s, x.m);
         write_text(log_path, LOG_HEADER, s.log);
         printf("%s epoch %d/%d train_loss %.4f train_f1 %.4f", run->title, epoch, c->epochs, tr.loss, tr.f1);
