@@ -23,6 +23,9 @@ void warn(const char *fmt, ...) ANOMALY_PRINTF(1, 2);
  * exiting (`return error_format(err, errlen, "%s: truncated", path);`). */
 int error_format(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
 
+/* snprintf into a path buffer; a path that does not fit is fatal(). */
+void path_printf(char *buf, size_t len, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
+
 /* malloc/calloc that call fatal() on failure, naming what was allocated. */
 void *xmalloc(size_t bytes, const char *what);
 void *xcalloc(size_t count, size_t size, const char *what);

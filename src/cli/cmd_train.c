@@ -3,7 +3,6 @@
  * can get wrong is found before anything is written. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +27,6 @@ typedef struct Flags {
     double lr, weight_decay, lr_factor, clipping, margin, scale;
     long long seed;
 } Flags;
-
-/* snprintf into a path buffer; a path that does not fit is an error. */
-static void path_printf(char *buf, size_t len, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static void path_printf(char *buf, size_t len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len) fatal("path too long: %s...", buf);
-}
 
 /* ---- the experiment's files ---- */
 

@@ -38,6 +38,14 @@ int error_format(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
+void path_printf(char *buf, size_t len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len) fatal("path too long: %s...", buf);
+}
+
 void *xmalloc(size_t bytes, const char *what) {
     void *p = malloc(bytes ? bytes : 1);
     if (!p) fatal("out of memory allocating %zu bytes for %s", bytes, what);

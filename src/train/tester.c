@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +18,6 @@
 #include "anomaly/safetensors.h"
 #include "anomaly/tape.h"
 #include "anomaly/train_step.h"
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ---- train_args.csv and labels.csv ---- */
 
@@ -81,7 +71,7 @@ int labels_read(const char *path, char ***labels, int *n, char *err, size_t errl
     if (csv_read(path, &t, err, errlen) != 0) return -1;
     int col = csv_column_checked(&t, "label", err, errlen);
     if (col < 0 || t.n_rows == 0 || t.n_rows > INT_MAX) {
-        if (col >= 0) set_err(err, errlen, "%s: no labels", path);
+        if (col >= 0) error_format(err, errlen, "%s: no labels", path);
         csv_free(&t);
         return -1;
     }
@@ -90,7 +80,7 @@ int labels_read(const char *path, char ***labels, int *n, char *err, size_t errl
         const char *s = csv_cell(&t, r, col);
         for (size_t q = 0; q < r; q++)
             if (strcmp(l[q], s) == 0) {
-                set_err(err, errlen, "%s:%d: label '%s' appears again", path, t.line[r], s);
+                error_format(err, errlen, "%s:%d: label '%s' appears again", path, t.line[r], s);
                 labels_free(l, (int)r);
                 csv_free(&t);
                 return -1;
@@ -115,7 +105,7 @@ static int arg_int(const TrainArgs *a, const char *path, const char *key, int de
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end || x < lo || x > hi)
-        return set_err(err, errlen, "%s: %s is '%s', expected a whole number in [%d, %d]", path, key, v, lo, hi);
+        return error_format(err, errlen, "%s: %s is '%s', expected a whole number in [%d, %d]", path, key, v, lo, hi);
     *out = (int)x;
     return 0;
 }
@@ -126,7 +116,7 @@ static int arg_bool(const TrainArgs *a, const char *path, const char *key, int *
     if (!v) return 0;
     if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "yes")) *out = 1;
     else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "no") || !*v) *out = 0;
-    else return set_err(err, errlen, "%s: %s is '%s', expected 1 or 0", path, key, v);
+    else return error_format(err, errlen, "%s: %s is '%s', expected 1 or 0", path, key, v);
     return 0;
 }
 
@@ -143,12 +133,12 @@ int test_model_from_args(const TrainArgs *a, const char *path, TestModel *tm, ch
     } else {
         const char *name = model_name ? model_name : model;
         if (strlen(name) >= sizeof tm->name)
-            return set_err(err, errlen, "%s: model_name '%.40s...' is too long", path, name);
+            return error_format(err, errlen, "%s: model_name '%.40s...' is too long", path, name);
         snprintf(tm->name, sizeof tm->name, "%s", name);
         snprintf(tm->suffix, sizeof tm->suffix, "%s", name);
     }
     if (!model_known(tm->name))
-        return set_err(err, errlen, "%s: unknown model '%s' (anomaly models lists them)", path, tm->name);
+        return error_format(err, errlen, "%s: unknown model '%s' (anomaly models lists them)", path, tm->name);
     const char *arcloss = train_args_get(a, "arcloss");
     int head = 0;
     if (arg_bool(a, path, "arcface", &head, err, errlen)) return -1;
@@ -160,12 +150,12 @@ int test_model_from_args(const TrainArgs *a, const char *path, TestModel *tm, ch
         char *end;
         tm->scale = strtod(scale, &end);
         if (end == scale || *end || !isfinite(tm->scale) || tm->scale <= 0)
-            return set_err(err, errlen, "%s: scale is '%s', expected a positive number", path, scale);
+            return error_format(err, errlen, "%s: scale is '%s', expected a positive number", path, scale);
     }
     const char *pad = train_args_get(a, "same_padding");
     if (!pad || strcmp(pad, "static") == 0) tm->same_padding = SAME_STATIC;
     else if (strcmp(pad, "dynamic") == 0) tm->same_padding = SAME_DYNAMIC;
-    else return set_err(err, errlen, "%s: same_padding is '%s', expected static or dynamic", path, pad);
+    else return error_format(err, errlen, "%s: same_padding is '%s', expected static or dynamic", path, pad);
     if (arg_int(a, path, "image_size", 0, 0, 65535, &tm->pad_size, err, errlen)) return -1;
     if (arg_int(a, path, "img_size", 576, 1, 65535, &tm->img_size, err, errlen)) return -1;
     if (arg_int(a, path, "batch_size", 48, 1, 1 << 20, &tm->batch_size, err, errlen)) return -1;
@@ -173,7 +163,7 @@ int test_model_from_args(const TrainArgs *a, const char *path, TestModel *tm, ch
     const char *method = train_args_get(a, "train_method");
     if (!method || strcmp(method, "baseline") == 0) tm->one_class = 0;
     else if (strcmp(method, "one_class") == 0) tm->one_class = 1;
-    else return set_err(err, errlen, "%s: train_method is '%s', expected baseline or one_class", path, method);
+    else return error_format(err, errlen, "%s: train_method is '%s', expected baseline or one_class", path, method);
     return 0;
 }
 
@@ -221,10 +211,10 @@ int tester_load(Model *m, const char *ckpt, const char *labels_path, char *err, 
         int outputs = t && t->ndim == 2 && t->shape[1] == head->shape[1] ? (int)t->shape[0] : -1;
         safetensors_close(&st);
         if (outputs >= 0 && outputs != head->shape[0])
-            return set_err(err, errlen, "%s: the model has %d outputs but %s lists %d labels", ckpt, outputs,
+            return error_format(err, errlen, "%s: the model has %d outputs but %s lists %d labels", ckpt, outputs,
                            labels_path, head->shape[0]);
     }
-    return set_err(err, errlen, "checkpoint does not fit %s%s: %s", m->cfg.name,
+    return error_format(err, errlen, "checkpoint does not fit %s%s: %s", m->cfg.name,
                    m->cfg.arcface ? " (ArcFace head)" : "", why);
 }
 

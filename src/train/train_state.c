@@ -15,15 +15,6 @@
 #define STATE_FORMAT "anomaly-train-state-1"
 #define STATE_DTYPE (REAL_BITS == 64 ? ST_F64 : ST_F32)
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static int set_err(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static void entry_shape(const ParamEntry *e, int64_t *shape) {
     for (int d = 0; d < e->ndim; d++) shape[d] = e->shape[d];
 }
@@ -46,12 +37,12 @@ static int check_tensor(const char *path, const StTensor *s, const ParamEntry *e
         entry_shape(e, shape);
         st_format_shape(got, sizeof got, s->ndim, s->shape);
         st_format_shape(want, sizeof want, e->ndim, shape);
-        return set_err(err, errlen, "%s: '%s' has shape %s, the model expects %s", path, name, got, want);
+        return error_format(err, errlen, "%s: '%s' has shape %s, the model expects %s", path, name, got, want);
     }
     int counter = e->kind == PARAM_COUNTER;
     int ok = counter ? s->dtype == ST_I64 || s->dtype == ST_I32 : s->dtype == ST_F32 || s->dtype == ST_F64;
     if (!ok)
-        return set_err(err, errlen, "%s: '%s' is %s, expected %s", path, name, st_dtype_name(s->dtype),
+        return error_format(err, errlen, "%s: '%s' is %s, expected %s", path, name, st_dtype_name(s->dtype),
                        counter ? "I64" : "F32 or F64");
     return 0;
 }
@@ -150,12 +141,12 @@ static int read_meta(const SafeTensors *st, const char *path, const Model *m, Tr
     const char *fmt = safetensors_meta(st, "format"), *model = safetensors_meta(st, "model");
     long classes = 0, arcface = 0;
     if (!fmt || strcmp(fmt, STATE_FORMAT) != 0)
-        return set_err(err, errlen, "%s: not a training state of this program (format '%s')", path, fmt ? fmt : "");
+        return error_format(err, errlen, "%s: not a training state of this program (format '%s')", path, fmt ? fmt : "");
     if (!model || parse_long(safetensors_meta(st, "num_classes"), 1, 1L << 30, &classes) ||
         parse_long(safetensors_meta(st, "arcface"), 0, 1, &arcface))
-        return set_err(err, errlen, "%s: the model's name, num_classes or arcface entry is missing", path);
+        return error_format(err, errlen, "%s: the model's name, num_classes or arcface entry is missing", path);
     if (strcmp(model, m->cfg.name) != 0 || classes != m->cfg.num_classes || arcface != m->cfg.arcface)
-        return set_err(err, errlen, "%s: a state of %s with %ld classes%s, but this run builds %s with %d classes%s",
+        return error_format(err, errlen, "%s: a state of %s with %ld classes%s, but this run builds %s with %d classes%s",
                        path, model, classes, arcface ? " (ArcFace head)" : "", m->cfg.name, m->cfg.num_classes,
                        m->cfg.arcface ? " (ArcFace head)" : "");
     const char *bits = safetensors_meta(st, "real_bits");
@@ -173,16 +164,16 @@ static int read_meta(const SafeTensors *st, const char *path, const Model *m, Tr
         parse_long(safetensors_meta(st, "patience"), 0, 1L << 30, &patience) ||
         parse_double(safetensors_meta(st, "best_loss"), &n->rule.es.best) ||
         parse_double(safetensors_meta(st, "best_f1"), &n->rule.best_f1) || !sched || !rng || !*log || !seed)
-        return set_err(err, errlen, "%s: a counter, the scheduler, the log or a stream is missing or malformed", path);
+        return error_format(err, errlen, "%s: a counter, the scheduler, the log or a stream is missing or malformed", path);
     char serr[256];
     if (sched_parse(&n->sched, sched, serr, sizeof serr))
-        return set_err(err, errlen, "%s: scheduler state: %s", path, serr);
+        return error_format(err, errlen, "%s: scheduler state: %s", path, serr);
     char *end;
     errno = 0;
     n->seed = strtoull(seed, &end, 10);
     if (errno || *end || !*seed ||
         sscanf(rng, "%" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64, &r->s[0], &r->s[1], &r->s[2], &r->s[3]) != 4)
-        return set_err(err, errlen, "%s: the loader seed or the dropout stream is malformed", path);
+        return error_format(err, errlen, "%s: the loader seed or the dropout stream is malformed", path);
     n->epoch = (int)epoch;
     n->finished = (int)finished;
     n->rule.method = (TrainMethod)method;
@@ -218,12 +209,12 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
             char name[PARAM_NAME_MAX + 16];
             part_name(name, sizeof name, k, e);
             const StTensor *x = safetensors_find(&st, name);
-            rc = x ? check_tensor(path, x, e, name, err, errlen) : set_err(err, errlen, "%s: '%s' is missing", path, name);
+            rc = x ? check_tensor(path, x, e, name, err, errlen) : error_format(err, errlen, "%s: '%s' is missing", path, name);
             expected += k > 0;
         }
     }
     if (!rc && st.count != expected)
-        rc = set_err(err, errlen, "%s: %d tensors where the run's state has %d", path, st.count, expected);
+        rc = error_format(err, errlen, "%s: %d tensors where the run's state has %d", path, st.count, expected);
     if (!rc) {
         if (parts == 3) params_alloc_moments(t);
         for (int k = 0; k < parts; k++) {
@@ -260,7 +251,7 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
     SafeTensors st;
     char why[1024];
     if (safetensors_open(path, &st, why, sizeof why))
-        return set_err(err, errlen, "--pretrained: %s", why);
+        return error_format(err, errlen, "--pretrained: %s", why);
     /* The head is the module of the table's last entry (_fc. or fc.). */
     const char *last = t->entries[t->count - 1].name, *dot = strrchr(last, '.');
     size_t hlen = dot ? (size_t)(dot - last) + 1 : strlen(last);
@@ -273,17 +264,17 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
         if (head) {
             head_ok = head_ok && x && check_tensor(path, x, e, e->name, why, sizeof why) == 0;
         } else if (!x) {
-            rc = set_err(err, errlen, "%s does not fit %s: missing key '%s' (the model has %d tensors, the file %d)",
+            rc = error_format(err, errlen, "%s does not fit %s: missing key '%s' (the model has %d tensors, the file %d)",
                          path, m->cfg.name, e->name, t->count, st.count);
         } else if (check_tensor(path, x, e, e->name, why, sizeof why)) {
-            rc = set_err(err, errlen, "%s does not fit %s: %s", path, m->cfg.name, why);
+            rc = error_format(err, errlen, "%s does not fit %s: %s", path, m->cfg.name, why);
         }
     }
     for (int i = 0; i < st.count && !rc; i++) {
         const char *name = st.tensors[i].name;
         if (strncmp(name, last, hlen) == 0) n_head_file++;
         else if (params_find(t, name) < 0)
-            rc = set_err(err, errlen, "%s does not fit %s: unexpected key '%s' (not in the model)", path,
+            rc = error_format(err, errlen, "%s does not fit %s: unexpected key '%s' (not in the model)", path,
                          m->cfg.name, name);
     }
     if (!rc) {

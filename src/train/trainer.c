@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,6 @@
 #include "anomaly/safetensors.h"
 
 #define LOG_HEADER "epoch,train_loss,train_f1,val_loss,val_f1,lr,seconds,saved\n"
-
-/* snprintf into a path buffer; a path that does not fit is an error. */
-static void path_printf(char *buf, size_t len, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
-static void path_printf(char *buf, size_t len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len) fatal("path too long: %s...", buf);
-}
 
 /* ---- rules ---- */
 
