@@ -97,10 +97,19 @@ void bn_register(BatchNorm *b, ParamTable *t, const char *name, int c, real eps,
     b->momentum = momentum;
 }
 
+/* gamma and beta as tensors in the arena: the ag_ ops keep them by pointer
+ * until backward. */
+static void bn_param_views(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor **g,
+                           Tensor **be) {
+    *g = arena_alloc(t->arena, sizeof **g);
+    *be = arena_alloc(t->arena, sizeof **be);
+    **g = params_tensor(p, b->weight);
+    **be = params_tensor(p, b->bias);
+}
+
 Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
-    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
-    *g = params_tensor(p, b->weight);
-    *be = params_tensor(p, b->bias);
+    Tensor *g, *be;
+    bn_param_views(t, p, b, &g, &be);
     Tensor *y = ag_batchnorm2d(t, b->name, x, g, be, params_data(p, b->running_mean),
                                params_data(p, b->running_var),
                                params_counter(p, b->num_batches_tracked), b->eps, b->momentum);
@@ -108,37 +117,34 @@ Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
     return y;
 }
 
-Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x, BnAct act) {
+/* act(bn(x)) as one op in training without --dump (kept, or transient). */
+static Tensor *bn_act_fused_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
+                                  BnAct act, int transient) {
     if (t->dump || !t->training) {
         Tensor *y = bn_apply(t, p, b, x);
         return act == BN_ACT_SWISH ? ag_swish(t, y) : ag_relu(t, y);
     }
-    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
-    *g = params_tensor(p, b->weight);
-    *be = params_tensor(p, b->bias);
-    return ag_batchnorm2d_act(t, b->name, x, g, be, params_data(p, b->running_mean),
-                              params_data(p, b->running_var),
-                              params_counter(p, b->num_batches_tracked), b->eps, b->momentum, act);
+    Tensor *g, *be;
+    bn_param_views(t, p, b, &g, &be);
+    return (transient ? ag_batchnorm2d_act_transient : ag_batchnorm2d_act)(
+        t, b->name, x, g, be, params_data(p, b->running_mean), params_data(p, b->running_var),
+        params_counter(p, b->num_batches_tracked), b->eps, b->momentum, act);
+}
+
+Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x, BnAct act) {
+    return bn_act_fused_apply(t, p, b, x, act, 0);
 }
 
 Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                                BnAct act) {
-    if (t->dump || !t->training) return bn_act_apply(t, p, b, x, act);
-    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
-    *g = params_tensor(p, b->weight);
-    *be = params_tensor(p, b->bias);
-    return ag_batchnorm2d_act_transient(t, b->name, x, g, be, params_data(p, b->running_mean),
-                                        params_data(p, b->running_var),
-                                        params_counter(p, b->num_batches_tracked), b->eps,
-                                        b->momentum, act);
+    return bn_act_fused_apply(t, p, b, x, act, 1);
 }
 
 Tensor *bn_add_relu_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                           Tensor *res) {
     if (t->dump || !t->training) return ag_relu(t, ag_add(t, bn_apply(t, p, b, x), res));
-    Tensor *g = arena_alloc(t->arena, sizeof *g), *be = arena_alloc(t->arena, sizeof *be);
-    *g = params_tensor(p, b->weight);
-    *be = params_tensor(p, b->bias);
+    Tensor *g, *be;
+    bn_param_views(t, p, b, &g, &be);
     return ag_batchnorm2d_add_relu(t, b->name, x, res, g, be, params_data(p, b->running_mean),
                                    params_data(p, b->running_var),
                                    params_counter(p, b->num_batches_tracked), b->eps,
