@@ -248,7 +248,7 @@ static char tmpdir[64];
 static void test_write_dataset(void) {
     char out[256], err[512], path[512];
     snprintf(out, sizeof out, "%s/data", tmpdir);
-    SynthOptions o = {out, 176, 20, 32, 7, 1, 0, 1, -1};
+    SynthOptions o = {out, 176, 20, 32, 7, 1, 0, 1, NAN};
     synth_write_dataset(&o);
     Dataset ds;
     int rc = dataset_open(out, &ds, err, sizeof err);

@@ -81,7 +81,7 @@ typedef struct SynthOptions {
     int sheet; /* also write out/sheet.png */
     int force; /* replace a non-empty `out` */
     int quiet; /* no summary line */
-    double defect_share; /* share of defective train images; negative: the real share */
+    double defect_share; /* share of defective train images, in (0, 1); NAN: the real share */
 } SynthOptions;
 
 /* Writes the whole layout (see LayoutTables) with the images of the look-

@@ -28,10 +28,6 @@ int cmd_synth(int argc, char **argv) {
     args_parse("synth", "--out DIR [--train N] [--test M] [--defect_share P] [--size PX] [--seed S] [--sheet] [--force]", specs,
                argc, argv, NULL, 0);
     if (seed < 0) fatal("anomaly synth: --seed must not be negative");
-    if (isnan(o.defect_share)) o.defect_share = -1; /* not given: the real share */
-    else if (!(o.defect_share > 0 && o.defect_share < 1))
-        fatal("anomaly synth: --defect_share must be between 0 and 1 (exclusive), not %g",
-              o.defect_share);
     o.seed = (uint64_t)seed;
     synth_write_dataset(&o);
     return 0;

@@ -227,7 +227,7 @@ void synth_write_dataset(const SynthOptions *o) {
     if (synth_train_counts(o->n_train, train_counts) != 0)
         fatal("synth: --train must be at least %d (two images of each of the 88 labels), not %d",
               SYNTH_MIN_TRAIN, o->n_train);
-    if (o->defect_share >= 0) {
+    if (!isnan(o->defect_share)) {
         if (!(o->defect_share > 0 && o->defect_share < 1))
             fatal("synth: --defect_share must be between 0 and 1 (exclusive), not %g",
                   o->defect_share);
