@@ -16,10 +16,19 @@
 #include <string.h>
 
 #include "anomaly/real.h"
+#include "anomaly/rng.h"
 
 static int check_test_failed;  /* failures inside the running test */
 static int check_total_failed; /* tests failed in this executable */
 static const char *check_skip_reason;
+
+/* n zeroed reals (at least one, so n = 0 is not NULL); free() them. */
+static inline real *new_real(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
+
+/* a[i] ~ U(lo, hi) from r, in order. */
+static inline void fill_uniform(real *a, size_t n, Rng *r, double lo, double hi) {
+    for (size_t i = 0; i < n; i++) a[i] = (real)rng_range(r, lo, hi);
+}
 
 /* Tolerance by precision: TOL(float_tol, double_tol). */
 #ifdef ANOMALY_F64

@@ -13,12 +13,6 @@
 #include "anomaly/rng.h"
 #include "anomaly/tape.h"
 
-static real *new_real(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
-
-static void fill_uniform(real *a, size_t n, Rng *r, double lo, double hi) {
-    for (size_t i = 0; i < n; i++) a[i] = (real)rng_range(r, lo, hi);
-}
-
 /* Distinct values at least `gap` apart, in random order, so that small
  * perturbations never change which cell of a window is the maximum. */
 static void fill_distinct(real *a, size_t n, Rng *r, double gap) {

@@ -19,8 +19,6 @@
 #include "anomaly/rng.h"
 #include "anomaly/tape.h"
 
-static real *new_real(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
-
 static real *copy_real(const real *a, size_t n) {
     real *p = new_real(n);
     memcpy(p, a, n * sizeof(real));

@@ -16,8 +16,6 @@
 #include "anomaly/rng.h"
 #include "anomaly/tape.h"
 
-static real *new_real(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
-
 /* x, res [n, c, hw]; dL/dout = w; BatchNorm parameters [c]. */
 typedef struct Case {
     BatchNormShape s;
