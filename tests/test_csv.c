@@ -1,19 +1,10 @@
 /* CSV reading (quotes, line ends, BOM, errors with line numbers) and writing. */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <unistd.h>
 
 #include "anomaly/csv.h"
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void write_text(const char *path, const char *text) {
     FILE *fp = fopen(path, "wb");
@@ -161,18 +152,12 @@ static void test_writer_roundtrip(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_csv_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("FAIL main: cannot make a temporary directory\n");
-        return 1;
-    }
+    tmpdir_create("csv");
     RUN(test_quotes);
     RUN(test_crlf_bom_blank_lines);
     RUN(test_missing_column);
     RUN(test_bad_rows);
     RUN(test_writer_roundtrip);
-    remove(tmp_path("t.csv"));
-    remove(tmp_path("w.csv"));
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

@@ -2,6 +2,7 @@
  * --explain, errors naming the line) and checkpoint averaging. The winners'
  * recipe against the original's logic on NumPy is tests/test_ensemble.sh. */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <omp.h>
@@ -18,16 +19,6 @@ static const char *L[6] = {"bottle-broken", "bottle-good", "cable-combined", "ca
 /* the columns a and b decode to */
 static const int LA[N] = {1, 3, 2, 5, 0, 4, 3, 5};
 static const int LB[N] = {3, 3, 1, 2, 0, 5, 4, 1};
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
-
 static void write_text(const char *name, const char *text) {
     FILE *fp = fopen(tmp_path(name), "wb");
     if (!fp) exit(1);
@@ -467,8 +458,7 @@ static void test_average_refusals(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_ens_XXXXXX");
-    if (!mkdtemp(tmpdir)) { printf("cannot create a temporary directory\n"); return 2; }
+    tmpdir_create("ens");
     setup();
     RUN(test_fold_selection);
     RUN(test_float_order);
@@ -479,10 +469,6 @@ int main(void) {
     RUN(test_threads_and_winners_parse);
     RUN(test_average_exact);
     RUN(test_average_refusals);
-    DIR *d = opendir(tmpdir);
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (e->d_name[0] != '.') unlink(tmp_path(e->d_name));
-    if (d) closedir(d);
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

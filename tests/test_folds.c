@@ -1,22 +1,13 @@
 /* Fold files: the real seed files, the restricted pickle, plain .npy,
  * writing, and the stratified split. */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <stdint.h>
 #include <unistd.h>
 
 #include "anomaly/folds.h"
 #include "anomaly/rng.h"
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* A .npy v1.0 file: the header dict padded as NumPy pads it, then payload. */
 static void write_npy(const char *path, const char *dict, const void *payload, size_t n) {
@@ -310,11 +301,7 @@ static void test_stratified(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_folds_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("FAIL main: cannot make a temporary directory\n");
-        return 1;
-    }
+    tmpdir_create("folds");
     RUN(test_real_5fold);
     RUN(test_real_10fold);
     RUN(test_roundtrip);
@@ -325,9 +312,6 @@ int main(void) {
     RUN(test_rejects_other_files);
     RUN(test_validate_catches_problems);
     RUN(test_stratified);
-    const char *names[] = {"again.npy", "rt.npy", "F.npy",     "full.npy",
-                           "cut.npy",   "fz.npy", "plain.npy", "bad.npy"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp_path(names[i]));
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

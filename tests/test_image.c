@@ -3,6 +3,7 @@
  * round trips, and bad files (missing, empty, not an image, truncated,
  * corrupt, absurd sizes), which must fail cleanly and print nothing. */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <setjmp.h>
 #include <stdint.h>
@@ -12,16 +13,6 @@
 
 #include "anomaly/image.h"
 #include "anomaly/rng.h"
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* A PNG of the given colour type, depth and interlacing, written with
  * libpng; `expect` gets the RGB that imread gives for it. Samples follow a
@@ -371,21 +362,13 @@ static void test_survives_corruption(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_image_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("FAIL main: cannot make a temporary directory\n");
-        return 1;
-    }
+    tmpdir_create("image");
     RUN(test_png_every_color_type);
     RUN(test_png_roundtrip);
     RUN(test_jpeg_roundtrip);
     RUN(test_matches_opencv);
     RUN(test_bad_files);
     RUN(test_survives_corruption);
-    const char *names[] = {"kind.png",    "rt.png",   "rt.jpg",   "stderr.txt", "stderr2.txt", "empty.png",
-                           "text.png",    "good.png", "good.jpg", "cut.png",    "cut.jpg",     "crc.png",
-                           "garbage.jpg", "wide.png", "huge.jpg", "f.png",      "f.jpg",       "mut"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp_path(names[i]));
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

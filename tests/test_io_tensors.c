@@ -3,6 +3,7 @@
  * tools/make_op_fixtures.py --io-out), every kind of damaged file, and
  * atomic writes (a write that fails leaves the old file or none). */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -17,16 +18,6 @@
 #include "anomaly/safetensors.h"
 
 #define FIX "tests/fixtures/io/"
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 /* ---- JSON ---- */
 
@@ -502,22 +493,8 @@ static void test_atomic_writes(void) {
     CHECK(tmp_leftovers() == 0, "temporary files left behind");
 }
 
-static void cleanup(void) {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char path[1024];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        remove(path);
-    }
-    if (d) closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_io_XXXXXX");
-    if (!mkdtemp(tmpdir)) { printf("cannot create a temporary directory\n"); return 2; }
+    tmpdir_create("io");
     RUN(test_json_values);
     RUN(test_json_rejects);
     RUN(test_json_writer);
@@ -529,6 +506,6 @@ int main(void) {
     RUN(test_st_params_mismatch);
     RUN(test_st_bad_files);
     RUN(test_atomic_writes);
-    cleanup();
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

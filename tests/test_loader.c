@@ -4,6 +4,7 @@
  * transforms it applies, and unreadable images (skipped with a log line, or
  * fatal naming the file). */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <fcntl.h>
 #include <omp.h>
@@ -19,16 +20,9 @@
 #define N_IMG 11
 #define S 16
 
-static char tmpdir[64];
-static char path_buf[N_IMG + 1][256];
+static char path_buf[N_IMG + 1][512];
 static const char *paths[N_IMG + 1]; /* the last one is a truncated PNG */
 static int labels[N_IMG + 1];
-
-static const char *tmp_path(const char *name) {
-    static char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void make_data(void) {
     for (int i = 0; i < N_IMG; i++) {
@@ -362,11 +356,7 @@ static void test_abandon_and_free(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_loader_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir_create("loader");
     make_data();
     RUN(test_batches_and_drop_last);
     RUN(test_subset_and_test_loader);
@@ -377,8 +367,6 @@ int main(void) {
     RUN(test_mark_bad);
     RUN(test_fatal_names_file);
     RUN(test_abandon_and_free);
-    for (int i = 0; i <= N_IMG; i++) remove(paths[i]);
-    remove(tmp_path("stderr.txt"));
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }

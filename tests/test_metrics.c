@@ -2,6 +2,7 @@
  * tools/make_metrics_fixtures.py into tests/fixtures/metrics/), hand cases,
  * the confusion-matrix picture, and the `anomaly score` command. */
 #include "check.h"
+#include "tmpdir.h"
 
 #include <stdint.h>
 #include <sys/wait.h>
@@ -12,16 +13,7 @@
 
 #define FIXTURE "tests/fixtures/metrics/sklearn.txt"
 
-static char tmpdir[64];
 static const char *anomaly_bin; /* the CLI next to this build's tests/, or NULL */
-
-static const char *tmp_path(const char *name) {
-    static char p[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
 
 /* ---- the fixture file: blocks of `key values...` lines ---- */
 
@@ -334,11 +326,7 @@ static void test_score_command(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/anomaly_metrics_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir_create("metrics");
     /* build/X/tests/test_metrics -> build/X/anomaly */
     static char bin[1024];
     snprintf(bin, sizeof bin, "%s", argv[0]);
@@ -358,6 +346,6 @@ int main(int argc, char **argv) {
     RUN(test_print);
     RUN(test_confusion_png);
     RUN(test_score_command);
-    rmdir(tmpdir);
+    tmpdir_remove();
     CHECK_MAIN_END();
 }
