@@ -16,7 +16,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=c99 $(WARN) -fopenmp -pthread -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
+override CFLAGS += -std=c99 -ffp-contract=off $(WARN) -fopenmp -pthread -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP
 ifeq ($(PRECISION),64)
 override CFLAGS += -DANOMALY_F64
 else ifneq ($(PRECISION),32)

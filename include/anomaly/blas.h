@@ -21,8 +21,19 @@ void blas_init(void);
  * blas_init chose it, and who chose them. */
 const char *blas_core_note(void);
 
-/* op(A) is M x K, op(B) is K x N, C is M x N (all row-major). */
+/* op(A) is M x K, op(B) is K x N, C is M x N (all row-major). In the exact
+ * mode this is gemm_ref(). */
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);
+
+/* The reference GEMM (src/ops/ref/gemm.c), the same contract. Each element
+ * is one sum in a fixed order, whatever the blocking and the thread count:
+ *   acc = 0; for k = 0 .. K-1: acc += op(A)[i][k] * op(B)[k][j]
+ *   C[i][j] = alpha * acc + beta * C[i][j]   (beta == 0: C is not read;
+ *   alpha == 1 and beta == 0 or 1 multiply by nothing)
+ * so a convolution through im2col and gemm_ref sums exactly as the direct
+ * loop over (input channel, kernel row, kernel column) does. */
+void gemm_ref(int trans_a, int trans_b, int M, int N, int K, real alpha,
+              const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);
 
 #endif

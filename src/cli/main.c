@@ -1,9 +1,12 @@
 /* anomaly: the command-line entry point. Dispatches to the subcommands
  * listed in commands.def. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "anomaly/blas.h"
+#include "anomaly/exact.h"
+#include "anomaly/isa.h"
 #include "anomaly/real.h"
 #include "anomaly/version.h"
 
@@ -26,6 +29,24 @@ static const Command commands[] = {
 static void print_version(void) {
     printf("anomaly %s (float%d, OpenMP, OpenBLAS, libpng, libjpeg)\n", ANOMALY_VERSION, REAL_BITS);
     printf("%s\n", blas_core_note());
+    printf("kernels: %s (this CPU: %s%s); exact mode %s\n", isa_name(isa_level()),
+           isa_name(isa_cpu_level()), getenv("ANOMALY_ISA") ? ", ANOMALY_ISA set" : "",
+           exact_mode() ? "on: portable reference path, the same bytes on every CPU" : "off");
+}
+
+/* Takes every `--exact` out of argv (before or after the command name),
+ * turning the exact mode on; returns the new argc. */
+static int take_exact_flag(int argc, char **argv) {
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--exact") == 0) {
+            exact_mode_set(1);
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    return n;
 }
 
 static void print_help(void) {
@@ -36,12 +57,16 @@ static void print_help(void) {
            "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %-12s %s\n", commands[i].name, commands[i].help);
-    printf("\n  --version    print the version and build precision\n"
+    printf("\n  --exact      (with any command) the portable reference path: the same bytes\n"
+           "               on every CPU; also ANOMALY_EXACT=1. ANOMALY_ISA=avx512|avx2|generic\n"
+           "               forces the fast kernels' instruction set\n"
+           "  --version    print the version, build precision, kernels and mode\n"
            "  --help       print this help\n");
 }
 
 int main(int argc, char **argv) {
     blas_init();
+    argc = take_exact_flag(argc, argv);
     if (argc < 2) {
         print_help();
         return 2;

@@ -25,6 +25,8 @@ void args_print_help(const char *command, const char *usage, const ArgSpec *spec
         snprintf(left, sizeof left, "--%s %s", s->name, s->choices ? s->choices : type_hint(s->type));
         printf("  %-34s %s%s\n", left, s->help, s->required ? " (required)" : "");
     }
+    printf("  %-34s %s\n", "--exact", "portable reference path: the same bytes on every CPU "
+           "(also ANOMALY_EXACT=1)");
 }
 
 static int choice_ok(const char *choices, const char *v) {

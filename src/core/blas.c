@@ -19,17 +19,23 @@
  *     the user did not set it, and the CPU (with the operating system's
  *     support, as cpuid reports it) has AVX-512 or AVX2 + FMA;
  *   GOMP_SPINCOUNT=10000 when neither it nor OMP_WAIT_POLICY is set;
+ *   OPENBLAS_CORETYPE=SkylakeX, Haswell or Prescott when ANOMALY_ISA is
+ *     avx512, avx2 or generic (and OPENBLAS_CORETYPE is not set), so that
+ *     one machine can run every path;
  * and, if it set anything, executes the program again with the same
  * arguments. ANOMALY_KEEP_ENV=1 turns all of this off. Other kernels round
  * sums differently, so results can differ in the last bits between
  * machines, never between thread counts: the library splits work itself and
  * OpenBLAS always runs on one thread. */
 #include "anomaly/blas.h"
+#include "anomaly/exact.h"
+#include "anomaly/isa.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Set in the environment of the re-executed process: what was chosen. */
@@ -57,6 +63,22 @@ static const char *better_core(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
 #endif
     return NULL;
+}
+
+/* The OpenBLAS core matching ANOMALY_ISA, or NULL when it is not set. */
+static const char *isa_core(void) {
+    const char *v = getenv("ANOMALY_ISA");
+    IsaLevel level;
+    if (!v || !*v || isa_parse(v, &level) != 0) return NULL;
+#if defined(__x86_64__)
+    switch (level) {
+    case ISA_AVX512: return "SkylakeX";
+    case ISA_AVX2: return "Haswell";
+    default: return "Prescott";
+    }
+#else
+    return NULL;
+#endif
 }
 
 static int is_fallback_core(const char *name) {
@@ -107,8 +129,11 @@ static void tune_environment(void) {
     if (keep && strcmp(keep, "0") != 0) return;
     if (getenv(CHOSEN_CORE) || getenv(CHOSEN_SPIN)) return; /* this is the re-executed run */
     const char *core = NULL;
-    if (!getenv("OPENBLAS_CORETYPE") && is_fallback_core(openblas_get_corename()))
-        core = better_core();
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        const char *wanted = isa_core();
+        if (wanted && strcasecmp(wanted, openblas_get_corename()) != 0) core = wanted;
+        else if (!wanted && is_fallback_core(openblas_get_corename())) core = better_core();
+    }
     const int spin = !getenv("GOMP_SPINCOUNT") && !getenv("OMP_WAIT_POLICY");
     if (!core && !spin) return;
     char **argv = own_argv();
@@ -169,6 +194,10 @@ const char *blas_core_note(void) {
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
+    if (exact_mode()) {
+        gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
 #ifdef ANOMALY_F64
