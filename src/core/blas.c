@@ -172,7 +172,11 @@ const char *blas_core_note(void) {
     const char *spin = getenv("GOMP_SPINCOUNT"), *spin_chosen = getenv(CHOSEN_SPIN);
     char what[160];
     if (!core) core = "unknown";
-    if (chosen && forced && strcmp(chosen, forced) == 0)
+    const char *isa = getenv("ANOMALY_ISA");
+    if (chosen && forced && strcmp(chosen, forced) == 0 && isa && *isa)
+        snprintf(what, sizeof what, "OpenBLAS core %s (chosen by anomaly for ANOMALY_ISA=%.16s)",
+                 core, isa);
+    else if (chosen && forced && strcmp(chosen, forced) == 0)
         snprintf(what, sizeof what, "OpenBLAS core %s (chosen by anomaly: OpenBLAS did not "
                  "recognise this CPU)", core);
     else if (forced)

@@ -14,7 +14,7 @@
  * vector code, so its value never depends on where a thread's share begins. */
 
 /* out, inp [n] */
-VEC_CLONES static void swish_forward_span(real *out, const real *inp, size_t n) {
+VEC_DISPATCH_VOID(swish_forward_span, (real *out, const real *inp, size_t n), (out, inp, n)) {
     for (size_t i = 0; i < n; i += VLANES) {
         const int m = n - i < VLANES ? (int)(n - i) : VLANES;
         vreal x, s, q, y;
@@ -26,7 +26,8 @@ VEC_CLONES static void swish_forward_span(real *out, const real *inp, size_t n) 
 }
 
 /* dinp, dout, inp [n]: d/dx x*s(x) = s * (1 + x * (1 - s)). */
-VEC_CLONES static void swish_backward_span(real *dinp, const real *dout, const real *inp, size_t n) {
+VEC_DISPATCH_VOID(swish_backward_span, (real *dinp, const real *dout, const real *inp, size_t n),
+             (dinp, dout, inp, n)) {
     for (size_t i = 0; i < n; i += VLANES) {
         const int m = n - i < VLANES ? (int)(n - i) : VLANES;
         vreal x, g, d, s, q;
@@ -40,7 +41,7 @@ VEC_CLONES static void swish_backward_span(real *dinp, const real *dout, const r
 }
 
 /* out, inp [n] */
-VEC_CLONES static void sigmoid_forward_span(real *out, const real *inp, size_t n) {
+VEC_DISPATCH_VOID(sigmoid_forward_span, (real *out, const real *inp, size_t n), (out, inp, n)) {
     for (size_t i = 0; i < n; i += VLANES) {
         const int m = n - i < VLANES ? (int)(n - i) : VLANES;
         vreal x, s, q;
@@ -74,7 +75,7 @@ void swish_backward(real *dinp, const real *dout, const real *inp, size_t n) {
 
 /* out, inp [n]: inp < 0 ? 0 : inp, so NaN propagates as in PyTorch.
  * Branch-free: the sign of an activation is a coin toss for a predictor. */
-VEC_CLONES static void relu_forward_span(real *out, const real *inp, size_t n) {
+VEC_DISPATCH_VOID(relu_forward_span, (real *out, const real *inp, size_t n), (out, inp, n)) {
     for (size_t i = 0; i < n; i += VLANES) {
         const int m = n - i < VLANES ? (int)(n - i) : VLANES;
         vreal x;
@@ -87,7 +88,8 @@ VEC_CLONES static void relu_forward_span(real *out, const real *inp, size_t n) {
 
 /* dinp, dout, inp [n]: dout passes where !(inp <= 0), so the gradient at
  * x == 0 is 0 (PyTorch's threshold) and NaN inputs pass it. */
-VEC_CLONES static void relu_backward_span(real *dinp, const real *dout, const real *inp, size_t n) {
+VEC_DISPATCH_VOID(relu_backward_span, (real *dinp, const real *dout, const real *inp, size_t n),
+             (dinp, dout, inp, n)) {
     for (size_t i = 0; i < n; i += VLANES) {
         const int m = n - i < VLANES ? (int)(n - i) : VLANES;
         vreal x, g, d;

@@ -15,10 +15,10 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define BN_PARALLEL_MIN 32768
 
-VEC_CLONES static void forward_train_channel(real *out, real *mean, real *rstd,
-                                             real *running_mean, real *running_var,
-                                             const real *inp, const real *gamma,
-                                             const real *beta, const BatchNormShape *s, int ch) {
+VEC_DISPATCH_VOID(forward_train_channel, (real *out, real *mean, real *rstd, real *running_mean,
+                                          real *running_var, const real *inp, const real *gamma,
+                                          const real *beta, const BatchNormShape *s, int ch),
+             (out, mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     real scale, shift;
     bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
@@ -39,10 +39,10 @@ void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_
                               ch);
 }
 
-VEC_CLONES static void forward_eval_channel(real *out, const real *inp, const real *gamma,
-                                            const real *beta, const real *running_mean,
-                                            const real *running_var, const BatchNormShape *s,
-                                            int ch) {
+VEC_DISPATCH_VOID(forward_eval_channel, (real *out, const real *inp, const real *gamma,
+                                         const real *beta, const real *running_mean,
+                                         const real *running_var, const BatchNormShape *s, int ch),
+             (out, inp, gamma, beta, running_mean, running_var, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);
     const real scale = (real)(gamma[ch] * rs);
@@ -61,9 +61,10 @@ void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, con
         forward_eval_channel(out, inp, gamma, beta, running_mean, running_var, s, ch);
 }
 
-VEC_CLONES static void backward_channel(real *dinp, real *dgamma, real *dbeta, const real *dout,
-                                        const real *inp, const real *mean, const real *rstd,
-                                        const real *gamma, const BatchNormShape *s, int ch) {
+VEC_DISPATCH_VOID(backward_channel, (real *dinp, real *dgamma, real *dbeta, const real *dout,
+                                     const real *inp, const real *mean, const real *rstd,
+                                     const real *gamma, const BatchNormShape *s, int ch),
+             (dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     const double count = (double)s->n * (double)s->hw;
     const double mu = mean[ch], rs = rstd[ch];
@@ -94,10 +95,11 @@ void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dou
         backward_channel(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, s, ch);
 }
 
-VEC_CLONES static void backward_eval_channel(real *dinp, real *dgamma, real *dbeta,
-                                             const real *dout, const real *inp,
-                                             const real *running_mean, const real *running_var,
-                                             const real *gamma, const BatchNormShape *s, int ch) {
+VEC_DISPATCH_VOID(backward_eval_channel, (real *dinp, real *dgamma, real *dbeta, const real *dout,
+                                          const real *inp, const real *running_mean,
+                                          const real *running_var, const real *gamma,
+                                          const BatchNormShape *s, int ch),
+             (dinp, dgamma, dbeta, dout, inp, running_mean, running_var, gamma, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     const double mu = running_mean[ch];
     const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);

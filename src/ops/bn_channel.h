@@ -7,7 +7,7 @@
  * the planes, then added in a fixed tree; the few values past the last
  * whole vector of a plane go into a scalar sum added last. So every sum
  * depends on the shape only, never on the thread that runs the channel.
- * These are inline helpers: the callers carry VEC_CLONES and so compile
+ * These are inline helpers: the callers are VEC_DISPATCH kernels and so compile
  * them once per instruction set. */
 #ifndef ANOMALY_SRC_OPS_BN_CHANNEL_H
 #define ANOMALY_SRC_OPS_BN_CHANNEL_H

@@ -59,8 +59,9 @@ VINLINE void gather_taps(vreal acc[JOBS], const real *src, const size_t base[JOB
  * taps in (ky, kx) order. Jobs are the vectors of output columns, row by
  * row; the last of a row may be partial: it reads zeros past the row and
  * stores only the real columns. */
-VEC_CLONES VEC_FMA static void forward_plane(real *y, const real *xp, const real *wc, const ptrdiff_t *toff,
-                                     real b, const Conv2dShape *s, PadGeom g) {
+VEC_DISPATCH_VOID_FMA(forward_plane, (real *y, const real *xp, const real *wc,
+                                      const ptrdiff_t *toff, real b, const Conv2dShape *s,
+                                      PadGeom g), (y, xp, wc, toff, b, s, g)) {
     VEC_FMA_BODY
     const int per_row = g.owv / VLANES, njobs = s->oh * per_row;
     for (int j0 = 0; j0 < njobs; j0 += JOBS) {
@@ -124,8 +125,9 @@ static void tap_set(TapSet *ts, const real *wc, const Conv2dShape *s, DoutGeom d
 
 /* dp (interior rows, phase layout) = the gathered dinp of one plane, from
  * dyp (pad_dout). */
-VEC_CLONES VEC_FMA static void dinp_plane(real *dp, const real *dyp, const real *wc, TapSet *ts,
-                                  const Conv2dShape *s, PadGeom g, DoutGeom d) {
+VEC_DISPATCH_VOID_FMA(dinp_plane, (real *dp, const real *dyp, const real *wc, TapSet *ts,
+                                   const Conv2dShape *s, PadGeom g, DoutGeom d),
+             (dp, dyp, wc, ts, s, g, d)) {
     VEC_FMA_BODY
     const int per_seg = (g.wq + VLANES - 1) / VLANES;
     for (int a = 0; a < s->sh; a++) {
@@ -159,9 +161,9 @@ VEC_CLONES VEC_FMA static void dinp_plane(real *dp, const real *dyp, const real 
  * sum of dout (when want_dbias), each VLANES per-lane sums, taken four
  * output vectors at a time in a fixed order. dy [oh, ow]; xp: the padded
  * input plane, or NULL when dweight is not wanted. */
-VEC_CLONES VEC_FMA static void params_plane(real *part, const real *dy, const real *xp,
-                                    const ptrdiff_t *toff, int want_dbias, const Conv2dShape *s,
-                                    PadGeom g) {
+VEC_DISPATCH_VOID_FMA(params_plane, (real *part, const real *dy, const real *xp,
+                                     const ptrdiff_t *toff, int want_dbias, const Conv2dShape *s,
+                                     PadGeom g), (part, dy, xp, toff, want_dbias, s, g)) {
     VEC_FMA_BODY
     const int per_row = g.owv / VLANES, njobs = s->oh * per_row;
     vreal d[JOBS], p, x0, x1, x2, x3;

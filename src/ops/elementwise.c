@@ -19,7 +19,7 @@
 #define EW_CHUNK 16384
 
 /* y[i] = a[i] + b[i] over one chunk; y may be a (accumulation). */
-VEC_CLONES static void add_span(real *y, const real *a, const real *b, size_t n) {
+VEC_DISPATCH_VOID(add_span, (real *y, const real *a, const real *b, size_t n), (y, a, b, n)) {
     size_t i = 0;
     for (; i + VLANES <= n; i += VLANES) {
         vreal u, v;
@@ -71,8 +71,8 @@ void channel_scale_forward(real *out, const real *inp, const real *s, int n, int
 /* One plane of channel_scale_backward: dx [hw] += g * sp (dx may be NULL);
  * returns sum(g * x) in double (x may be NULL: then 0), summed per vector
  * lane, lanes added in a fixed tree, the last few values after. */
-VEC_CLONES static double channel_scale_plane(real *dx, const real *g, const real *x, real sp,
-                                             int hw) {
+VEC_DISPATCH(double, channel_scale_plane, (real *dx, const real *g, const real *x, real sp, int hw),
+             (dx, g, x, sp, hw)) {
     vdbl lo = VDSPLAT(0), hi = VDSPLAT(0), ga, gb, xa, xb;
     double tail = 0;
     int j = 0;

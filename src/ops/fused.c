@@ -62,10 +62,12 @@ VINLINE void fused_apply_channel(real *out, real *z, const real *inp, real scale
     }
 }
 
-VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, real *rstd,
-                                       real *affine, real *running_mean, real *running_var,
-                                       const real *inp, const real *gamma, const real *beta,
-                                       const BatchNormShape *s, BnAct act, int ch) {
+VEC_DISPATCH_VOID(fused_forward_channel, (real *out, real *z, real *mean, real *rstd,
+                                          real *affine, real *running_mean, real *running_var,
+                                          const real *inp, const real *gamma, const real *beta,
+                                          const BatchNormShape *s, BnAct act, int ch),
+             (out, z, mean, rstd, affine, running_mean, running_var, inp, gamma, beta, s, act,
+              ch)) {
     real scale, shift; /* statistics exactly as batchnorm2d_forward_train */
     bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
     if (affine) {
@@ -75,8 +77,9 @@ VEC_CLONES static void fused_forward_channel(real *out, real *z, real *mean, rea
     fused_apply_channel(out, z, inp, scale, shift, s, act, ch);
 }
 
-VEC_CLONES static void fused_recompute_channel(real *out, const real *inp, const real *affine,
-                                               const BatchNormShape *s, BnAct act, int ch) {
+VEC_DISPATCH_VOID(fused_recompute_channel, (real *out, const real *inp, const real *affine,
+                                            const BatchNormShape *s, BnAct act, int ch),
+             (out, inp, affine, s, act, ch)) {
     fused_apply_channel(out, NULL, inp, affine[ch], affine[s->c + ch], s, act, ch);
 }
 
@@ -101,11 +104,12 @@ void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
 }
 
 /* dzb [n, hw]: scratch for the channel's activation gradient. */
-VEC_CLONES static void fused_backward_channel(real *dinp, real *dgamma, real *dbeta, real *dzb,
-                                        const real *dout, const real *inp, const real *z,
-                                        const real *mean, const real *rstd, const real *affine,
-                                        const real *gamma, const BatchNormShape *s, BnAct act,
-                                        int ch) {
+VEC_DISPATCH_VOID(fused_backward_channel, (real *dinp, real *dgamma, real *dbeta, real *dzb,
+                                           const real *dout, const real *inp, const real *z,
+                                           const real *mean, const real *rstd, const real *affine,
+                                           const real *gamma, const BatchNormShape *s, BnAct act,
+                                           int ch),
+             (dinp, dgamma, dbeta, dzb, dout, inp, z, mean, rstd, affine, gamma, s, act, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     /* without z: the BatchNorm output as the forward computed it */
     const real scale = z ? 0 : affine[ch], shift = z ? 0 : affine[s->c + ch];

@@ -16,11 +16,12 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define FUSED_ADD_PARALLEL_MIN 32768
 
-VEC_CLONES static void bn_add_relu_forward_channel(real *out, real *mean, real *rstd,
-                                                   real *running_mean, real *running_var,
-                                                   const real *inp, const real *res,
-                                                   const real *gamma, const real *beta,
-                                                   const BatchNormShape *s, int ch) {
+VEC_DISPATCH_VOID(bn_add_relu_forward_channel, (real *out, real *mean, real *rstd,
+                                                real *running_mean, real *running_var,
+                                                const real *inp, const real *res,
+                                                const real *gamma, const real *beta,
+                                                const BatchNormShape *s, int ch),
+             (out, mean, rstd, running_mean, running_var, inp, res, gamma, beta, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     real scale, shift;
     bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
@@ -53,12 +54,13 @@ void batchnorm2d_add_relu_forward_train(real *out, real *mean, real *rstd, real 
 }
 
 /* dzb [n, hw]: scratch for the channel's gradient at the sum. */
-VEC_CLONES static void bn_add_relu_backward_channel(real *dinp, real *dres, real *dgamma,
-                                                    real *dbeta, real *dzb, const real *dout,
-                                                    const real *out, const real *inp,
-                                                    const real *mean, const real *rstd,
-                                                    const real *gamma, const BatchNormShape *s,
-                                                    int ch) {
+VEC_DISPATCH_VOID(bn_add_relu_backward_channel, (real *dinp, real *dres, real *dgamma,
+                                                 real *dbeta, real *dzb, const real *dout,
+                                                 const real *out, const real *inp,
+                                                 const real *mean, const real *rstd,
+                                                 const real *gamma, const BatchNormShape *s,
+                                                 int ch),
+             (dinp, dres, dgamma, dbeta, dzb, dout, out, inp, mean, rstd, gamma, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;

@@ -57,9 +57,10 @@ VINLINE void acc8_store(real *dst, size_t kstep, const size_t at[JB], const int 
 
 /* One (image, group): y [ocg, oh, ow] from the padded planes xp [cg][plane];
  * w [ocg, cg, kh, kw]; zero: a row of K zeros for a short last block. */
-VEC_CLONES VEC_FMA static void forward_group(real *y, const real *xp, const real *w, const real *bias,
-                                     const real *zero, const ptrdiff_t *toff,
-                                     const Conv2dShape *s, PadGeom g) {
+VEC_DISPATCH_VOID_FMA(forward_group, (real *y, const real *xp, const real *w, const real *bias,
+                                      const real *zero, const ptrdiff_t *toff,
+                                      const Conv2dShape *s, PadGeom g),
+             (y, xp, w, bias, zero, toff, s, g)) {
     VEC_FMA_BODY
     const int cg = s->c / s->groups, ocg = s->oc / s->groups, kk = g.kk, K = cg * kk;
     const size_t plane = dconv_plane_reals(g), ohw = (size_t)s->oh * s->ow;
@@ -140,9 +141,9 @@ void grouped_conv2d_forward(real *out, const real *inp, const real *weight, cons
  * taps (ky, kx) with ky = pr (mod sh), kx = ph (mod sw), of
  * w[o, ci, ky, kx] * dout[o, (pr - ky) / sh, j - kx / sw].
  * dp [cg][plane] (interior rows written); dyp [ocg][dplane] (dconv_pad_dout). */
-VEC_CLONES VEC_FMA static void dinp_group(real *dp, const real *dyp, const real *w, const real *zero,
-                                  int *tap, ptrdiff_t *off, const Conv2dShape *s, PadGeom g,
-                                  DoutGeom d) {
+VEC_DISPATCH_VOID_FMA(dinp_group, (real *dp, const real *dyp, const real *w, const real *zero,
+                                   int *tap, ptrdiff_t *off, const Conv2dShape *s, PadGeom g,
+                                   DoutGeom d), (dp, dyp, w, zero, tap, off, s, g, d)) {
     VEC_FMA_BODY
     const int cg = s->c / s->groups, ocg = s->oc / s->groups, kk = g.kk, K = cg * kk;
     const size_t plane = dconv_plane_reals(g), dplane = (size_t)d.rows * d.cols;

@@ -49,8 +49,8 @@ typedef struct AdamConsts {
 } AdamConsts;
 
 /* param, grad, m, v [n] */
-VEC_CLONES static void adam_span(real *param, const real *grad, real *m, real *v, size_t n,
-                                 const AdamConsts *k) {
+VEC_DISPATCH_VOID(adam_span, (real *param, const real *grad, real *m, real *v, size_t n,
+                              const AdamConsts *k), (param, grad, m, v, n, k)) {
     const real wd = k->wd, b1 = k->b1, b2 = k->b2, one_m_b1 = k->one_m_b1;
     const real one_m_b2 = k->one_m_b2, neg_step_size = k->neg_step_size;
     const real bc2_sqrt = k->bc2_sqrt, eps = k->eps;

@@ -14,7 +14,7 @@
 #define POOL_PARALLEL_MIN 32768
 
 /* The mean of one plane [hw], summed in double (bn_channel.h's order). */
-VEC_CLONES static real plane_mean(const real *x, int hw) {
+VEC_DISPATCH(real, plane_mean, (const real *x, int hw), (x, hw)) {
     return (real)(bn_sum(x, (size_t)hw, 1, hw) / hw);
 }
 

@@ -2,16 +2,16 @@
  *
  * A vector is VLANES reals (64 bytes) as a GCC/Clang vector type, so the
  * arithmetic below is plain C operators the compiler maps to whatever
- * registers the target has. Hot row kernels carry VEC_CLONES: the compiler
- * builds them for AVX-512, AVX2 + FMA and the baseline, and the loader picks
- * the best for the CPU, so one portable binary runs wide vectors where it
- * can (and explicit fma() calls become one instruction instead of a
- * library call).
+ * registers the target has. Hot row kernels are built for AVX-512, AVX2 +
+ * FMA and the baseline (VEC_DISPATCH below), and each call runs the one
+ * isa_level() names, so one portable binary runs wide vectors where it can
+ * (and explicit fma() calls become one instruction instead of a library
+ * call).
  *
  * Every lane computes exactly what the scalar code would (no contraction
- * into FMA: the library builds in ISO C mode, which forbids it), so a kernel
- * returns the same bits whichever clone runs and whatever the split between
- * threads.
+ * into FMA: the library builds with -ffp-contract=off), so a kernel returns
+ * the same bits whichever variant runs and whatever the split between
+ * threads, except the VEC_FMA kernels below.
  *
  * Helpers take and return vectors through pointers: passing 64-byte vectors
  * by value would depend on the target's calling convention. */
@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "anomaly/isa.h"
 #include "anomaly/real.h"
 
 /* GCC's ISO mode never contracts a * b + c into one rounding; clang must
@@ -43,14 +44,60 @@ typedef vint_lane vint __attribute__((vector_size(VEC_BYTES)));
 
 #define VINLINE static inline __attribute__((always_inline))
 
-/* x86-64-v4: AVX-512 (F, BW, CD, DQ, VL); v3: AVX2 with FMA. Only for
- * functions called from their own file (GCC and clang disagree on clones
- * across files), and with a name unique in the whole library, even when
- * static: clang 14 gives the resolver an external symbol. */
+/* Hot row kernels are compiled three times, for x86-64-v4 (AVX-512 F, BW,
+ * CD, DQ, VL), x86-64-v3 (AVX2 + FMA) and the baseline, and each call picks
+ * one by isa_level(): the best the CPU has, or the level ANOMALY_ISA names,
+ * so one machine can run every path. Write
+ *
+ *   VEC_DISPATCH_VOID(name, (real *out, const real *inp, size_t n), (out, inp, n)) {
+ *       ... body ...
+ *   }
+ *
+ * (VEC_DISPATCH(type, name, params, args) for a function returning a value;
+ * the _FMA forms let the compiler fuse multiply-adds, see VEC_FMA). This
+ * defines `static void name(params)`, which dispatches, and the body as an
+ * always-inline function compiled into each of the three. Only for
+ * functions called from their own file. */
 #if defined(__x86_64__) && (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__) && __GNUC__ >= 11)
-#define VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define VEC_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define VEC_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define VEC_PICK(name, args)                                                                  \
+    (isa_level() >= ISA_AVX512 ? name##_v4 args                                               \
+     : isa_level() >= ISA_AVX2 ? name##_v3 args                                               \
+                               : name##_v1 args)
+#define VEC_VARIANTS(fma, ret, name, params, args)                                            \
+    VINLINE ret name##_body params;                                                           \
+    VEC_TARGET_V4 fma __attribute__((noinline)) static ret name##_v4 params {                 \
+        return name##_body args;                                                              \
+    }                                                                                         \
+    VEC_TARGET_V3 fma __attribute__((noinline)) static ret name##_v3 params {                 \
+        return name##_body args;                                                              \
+    }                                                                                         \
+    fma __attribute__((noinline)) static ret name##_v1 params { return name##_body args; }
+#define VEC_VARIANTS_VOID(fma, name, params, args)                                            \
+    VINLINE void name##_body params;                                                          \
+    VEC_TARGET_V4 fma __attribute__((noinline)) static void name##_v4 params {                \
+        name##_body args;                                                                     \
+    }                                                                                         \
+    VEC_TARGET_V3 fma __attribute__((noinline)) static void name##_v3 params {                \
+        name##_body args;                                                                     \
+    }                                                                                         \
+    fma __attribute__((noinline)) static void name##_v1 params { name##_body args; }
+#define VEC_DISPATCH_(fma, ret, name, params, args)                                           \
+    VEC_VARIANTS(fma, ret, name, params, args)                                                \
+    static ret name params { return VEC_PICK(name, args); }                                   \
+    VINLINE ret name##_body params
+#define VEC_DISPATCH_VOID_(fma, name, params, args)                                           \
+    VEC_VARIANTS_VOID(fma, name, params, args)                                                \
+    static void name params {                                                                 \
+        if (isa_level() >= ISA_AVX512) name##_v4 args;                                        \
+        else if (isa_level() >= ISA_AVX2) name##_v3 args;                                     \
+        else name##_v1 args;                                                                  \
+    }                                                                                         \
+    VINLINE void name##_body params
 #else
-#define VEC_CLONES
+#define VEC_DISPATCH_(fma, ret, name, params, args) fma static ret name params
+#define VEC_DISPATCH_VOID_(fma, name, params, args) fma static void name params
 #endif
 
 /* Lets the compiler fuse a * b + c into one fused multiply-add in a
@@ -70,6 +117,11 @@ typedef vint_lane vint __attribute__((vector_size(VEC_BYTES)));
 #define VEC_FMA
 #define VEC_FMA_BODY
 #endif
+
+#define VEC_NOFMA
+#define VEC_DISPATCH(ret, name, params, args) VEC_DISPATCH_(VEC_NOFMA, ret, name, params, args)
+#define VEC_DISPATCH_VOID(name, params, args) VEC_DISPATCH_VOID_(VEC_NOFMA, name, params, args)
+#define VEC_DISPATCH_VOID_FMA(name, params, args) VEC_DISPATCH_VOID_(VEC_FMA, name, params, args)
 
 VINLINE void vload(vreal *v, const real *p) { memcpy(v, p, sizeof *v); }
 VINLINE void vstore(real *p, const vreal *v) { memcpy(p, v, sizeof *v); }
