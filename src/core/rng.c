@@ -1,4 +1,5 @@
 #include "anomaly/rng.h"
+#include "anomaly/pmath.h"
 
 #include <math.h>
 
@@ -55,5 +56,5 @@ uint64_t rng_below(Rng *r, uint64_t n) {
 double rng_normal(Rng *r) {
     double u1 = rng_uniform(r), u2 = rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    return sqrt(-2.0 * am_log(u1)) * am_cos(6.283185307179586 * u2);
 }

@@ -1,6 +1,7 @@
 /* Geometric ops: flips, quarter turns, and affine warps with OpenCV's
  * fixed-point bilinear interpolation and BORDER_REFLECT_101. */
 #include "anomaly/transforms.h"
+#include "anomaly/pmath.h"
 
 #include <limits.h>
 #include <math.h>
@@ -42,7 +43,7 @@ void image_rot90(Image *out, const Image *in, int k) {
 void rotation_matrix(double m[6], double cx, double cy, double angle_deg, double scale) {
     /* The same operation order as OpenCV, so the doubles agree bit for bit. */
     double a = angle_deg * (3.14159265358979323846 / 180);
-    double alpha = cos(a) * scale, beta = sin(a) * scale;
+    double alpha = am_cos(a) * scale, beta = am_sin(a) * scale;
     m[0] = alpha;
     m[1] = beta;
     m[2] = (1 - alpha) * cx - beta * cy;

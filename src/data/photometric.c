@@ -1,5 +1,6 @@
 /* Photometric ops: albumentations lookup tables, OpenCV blurs, Gaussian noise. */
 #include "anomaly/transforms.h"
+#include "anomaly/pmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ void lut_contrast(uint8_t lut[256], double alpha) {
 void lut_gamma(uint8_t lut[256], double gamma) {
     /* np.arange(0, 256/255, 1/255) holds i * (1/255), not i / 255. */
     const double step = 1.0 / 255;
-    for (int i = 0; i < 256; i++) lut[i] = clip_trunc(pow(i * step, gamma) * 255);
+    for (int i = 0; i < 256; i++) lut[i] = clip_trunc(am_pow(i * step, gamma) * 255);
 }
 
 void lut_brightness(uint8_t lut[256], double beta) {
@@ -283,7 +284,7 @@ void image_gauss_noise(Image *out, const Image *in, double var, uint64_t noise_s
                 v = 2 * rng_uniform(&rr) - 1;
                 s2 = u * u + v * v;
             } while (s2 >= 1 || s2 == 0);
-            double f = sigma * sqrt(-2 * log(s2) / s2);
+            double f = sigma * sqrt(-2 * am_log(s2) / s2);
             o[i] = clip_trunc((double)p[i] + u * f);
             if (i + 1 < n) o[i + 1] = clip_trunc((double)p[i + 1] + v * f);
         }

@@ -17,7 +17,7 @@ void mark_stain(Canvas *cv, const Frame *f, Rng *r, double x, double y, double r
 void mark_slit(Canvas *cv, const Frame *f, Rng *r, double x, double y, double length,
                double width, const float dark[3]) {
     double a = rng_range(r, 0, TAU), bend = rng_range(r, -0.15, 0.15) * length;
-    double dx = 0.5 * length * cos(a), dy = 0.5 * length * sin(a);
+    double dx = 0.5 * length * pm_cos(a), dy = 0.5 * length * pm_sin(a);
     double xy[2 * 9];
     bezier_points(xy, 9, x - dx, y - dy, x - dy / length * 2 * bend, y + dx / length * 2 * bend,
                   x + dx, y + dy);
@@ -40,8 +40,8 @@ static void flake(Rng *r, double *xy, int m, double x, double y, double size) {
     double a0 = rng_range(r, 0, TAU);
     for (int i = 0; i < m; i++) {
         double a = a0 + TAU * (i + rng_range(r, -0.3, 0.3)) / m, rr = size * rng_range(r, 0.55, 1.0);
-        xy[2 * i] = x + rr * cos(a);
-        xy[2 * i + 1] = y + rr * sin(a);
+        xy[2 * i] = x + rr * pm_cos(a);
+        xy[2 * i + 1] = y + rr * pm_sin(a);
     }
 }
 
@@ -62,8 +62,8 @@ void mark_metal_bits(Canvas *cv, const Frame *f, Rng *r, double x, double y, dou
 void mark_thread(Canvas *cv, const Frame *f, Rng *r, double x, double y, double length,
                  double width, const float rgb[3]) {
     double a = rng_range(r, 0, TAU), bend = rng_range(r, -0.45, 0.45) * length;
-    double x1 = x + length * cos(a), y1 = y + length * sin(a);
-    double cx = 0.5 * (x + x1) - bend * sin(a), cy = 0.5 * (y + y1) + bend * cos(a);
+    double x1 = x + length * pm_cos(a), y1 = y + length * pm_sin(a);
+    double cx = 0.5 * (x + x1) - bend * pm_sin(a), cy = 0.5 * (y + y1) + bend * pm_cos(a);
     double xy[2 * 24], sh[2 * 24];
     bezier_points(xy, 24, x, y, cx, cy, x1, y1);
     double off = 1.5 * width;
@@ -77,7 +77,7 @@ void mark_crack(Canvas *cv, const Frame *f, Rng *r, double x, double y, double l
                 double width, const float rgb[3]) {
     double xy[2 * 12], br[2 * 6];
     double heading = rng_range(r, 0, TAU);
-    random_walk(r, xy, 12, x - 0.5 * length * cos(heading), y - 0.5 * length * sin(heading),
+    random_walk(r, xy, 12, x - 0.5 * length * pm_cos(heading), y - 0.5 * length * pm_sin(heading),
                 heading, length / 11, 0.55);
     Ink k = ink(rgb[0], rgb[1], rgb[2], 0.95f);
     draw_polyline(cv, f, xy, 12, width, k);
@@ -91,8 +91,8 @@ void mark_crack(Canvas *cv, const Frame *f, Rng *r, double x, double y, double l
 void mark_scratch(Canvas *cv, const Frame *f, Rng *r, double x, double y, double length,
                   double width, const float rgb[3]) {
     double a = rng_range(r, 0, TAU), bend = rng_range(r, -0.06, 0.06) * length;
-    double dx = 0.5 * length * cos(a), dy = 0.5 * length * sin(a), xy[2 * 8];
-    bezier_points(xy, 8, x - dx, y - dy, x - bend * sin(a), y + bend * cos(a), x + dx, y + dy);
+    double dx = 0.5 * length * pm_cos(a), dy = 0.5 * length * pm_sin(a), xy[2 * 8];
+    bezier_points(xy, 8, x - dx, y - dy, x - bend * pm_sin(a), y + bend * pm_cos(a), x + dx, y + dy);
     draw_polyline(cv, f, xy, 8, width, ink(rgb[0], rgb[1], rgb[2], 0.9f));
 }
 

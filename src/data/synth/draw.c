@@ -65,7 +65,7 @@ Frame frame_unit(int side) {
 }
 
 Frame frame_child(const Frame *p, double x, double y, double angle, double scale, int mirror) {
-    double c = cos(angle) * scale, s = sin(angle) * scale;
+    double c = pm_cos(angle) * scale, s = pm_sin(angle) * scale;
     /* local = rotation * scale * (mirror ? diag(-1, 1) : I) */
     double l[4] = {mirror ? -c : c, -s, mirror ? -s : s, c};
     Frame f;
@@ -188,7 +188,7 @@ static double ellipse_sdf(const void *ctx, double x, double y) {
 
 void draw_ellipse(Canvas *cv, const Frame *f, double x, double y, double rx, double ry,
                   double angle, Ink k) {
-    Ellipse e = {x, y, rx, ry, cos(angle), sin(angle)};
+    Ellipse e = {x, y, rx, ry, pm_cos(angle), pm_sin(angle)};
     double r = rx > ry ? rx : ry;
     double box[4] = {x - r, y - r, x + r, y + r};
     paint(cv, f, ellipse_sdf, &e, box, k, NULL, NULL);
@@ -196,7 +196,7 @@ void draw_ellipse(Canvas *cv, const Frame *f, double x, double y, double rx, dou
 
 void shade_ellipse(Canvas *cv, const Frame *f, double x, double y, double rx, double ry,
                    double angle, Ink k, ShadeFn shade, const void *sctx) {
-    Ellipse e = {x, y, rx, ry, cos(angle), sin(angle)};
+    Ellipse e = {x, y, rx, ry, pm_cos(angle), pm_sin(angle)};
     double r = rx > ry ? rx : ry;
     double box[4] = {x - r, y - r, x + r, y + r};
     paint(cv, f, ellipse_sdf, &e, box, k, shade, sctx);
@@ -314,7 +314,7 @@ static double box_sdf(const void *ctx, double x, double y) {
 void draw_box(Canvas *cv, const Frame *f, double x, double y, double hw, double hh, double angle,
               double radius, Ink k) {
     double lim = hw < hh ? hw : hh;
-    Box b = {x, y, hw, hh, cos(angle), sin(angle), radius < lim ? radius : lim};
+    Box b = {x, y, hw, hh, pm_cos(angle), pm_sin(angle), radius < lim ? radius : lim};
     double r = dist2d(hw, hh);
     double box[4] = {x - r, y - r, x + r, y + r};
     paint(cv, f, box_sdf, &b, box, k, NULL, NULL);
@@ -336,8 +336,8 @@ Blob blob_make(Rng *rng, double x, double y, double r, double irregular) {
 double blob_sdf(const void *ctx, double x, double y) {
     const Blob *b = ctx;
     double dx = x - b->x, dy = y - b->y;
-    double th = atan2(dy, dx), wob = 1.0;
-    for (int i = 0; i < BLOB_TERMS; i++) wob += b->amp[i] * sin((i + 2) * th + b->phase[i]);
+    double th = pm_atan2(dy, dx), wob = 1.0;
+    for (int i = 0; i < BLOB_TERMS; i++) wob += b->amp[i] * pm_sin((i + 2) * th + b->phase[i]);
     if (wob < 0.2) wob = 0.2;
     return (dist2d(dx, dy) - b->r * wob) / wob;
 }

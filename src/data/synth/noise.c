@@ -82,8 +82,8 @@ void random_walk(Rng *r, double *xy, int n, double x, double y, double heading, 
         xy[2 * i] = x;
         xy[2 * i + 1] = y;
         heading += rng_range(r, -wander, wander);
-        x += step * cos(heading);
-        y += step * sin(heading);
+        x += step * pm_cos(heading);
+        y += step * pm_sin(heading);
     }
 }
 

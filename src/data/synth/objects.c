@@ -14,13 +14,13 @@ static int broken_piece(Rng *def, double *xy, double a, double span, double r_in
     int n = 0;
     for (int i = 0; i <= 8; i++) {
         double t = a - 0.5 * span + span * i / 8;
-        xy[2 * n] = r_out * cos(t), xy[2 * n + 1] = r_out * sin(t), n++;
+        xy[2 * n] = r_out * pm_cos(t), xy[2 * n + 1] = r_out * pm_sin(t), n++;
     }
     for (int i = 8; i >= 0; i--) {
         double t = a - 0.5 * span + span * (i + rng_range(def, -0.3, 0.3)) / 8;
         double r = r_in * rng_range(def, 0.93, 1.07);
         if (i == 0 || i == 8) r = 0.5 * (r + r_out); /* taper at the ends */
-        xy[2 * n] = r * cos(t), xy[2 * n + 1] = r * sin(t), n++;
+        xy[2 * n] = r * pm_cos(t), xy[2 * n + 1] = r * pm_sin(t), n++;
     }
     return n;
 }
@@ -41,7 +41,7 @@ void paint_bottle(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     draw_ring(cv, &f, 0, 0, 0.89, 0.92, ink_soft(ink(0.85f, 0.7f, 0.45f, 0.6f), 1.5f));
     draw_circle(cv, &f, 0, 0, 0.58, ink_soft(ink(0.05f, 0.035f, 0.02f, 1), 2));
     draw_ring(cv, &f, 0, 0, 0.26, 0.33, ink_soft(ink_scaled(glass, 0.5f, 0.6f), 2));
-    draw_ellipse(cv, &f, 0.87 * cos(hl), 0.87 * sin(hl), 0.12, 0.035, hl + 0.5 * PI,
+    draw_ellipse(cv, &f, 0.87 * pm_cos(hl), 0.87 * pm_sin(hl), 0.12, 0.035, hl + 0.5 * PI,
                  ink_soft(ink_gray(1.0f, 0.55f), 2));
 
     if (state_is(state, "broken_large") || state_is(state, "broken_small")) {
@@ -57,7 +57,7 @@ void paint_bottle(Canvas *cv, const char *state, Rng *scene, Rng *def) {
         double a = rng_range(def, 0, TAU), r = rng_range(def, 0, 0.25);
         double size = rng_range(def, 0.05, 0.075);
         int count = 2 + (int)rng_below(def, 3);
-        mark_debris(cv, &f, def, r * cos(a), r * sin(a), 0.15, size, count, dirt);
+        mark_debris(cv, &f, def, r * pm_cos(a), r * pm_sin(a), 0.15, size, count, dirt);
     }
 }
 
@@ -89,8 +89,8 @@ static void cable_post(Canvas *cv, const Frame *f, Rng *def, int which, int k) {
         for (int s = 0; s < 6; s++) {
             double a0 = a + rng_range(def, -0.6, 0.6), a1 = a + rng_range(def, -0.7, 0.7);
             double r1 = rng_range(def, 0.38, 0.52);
-            double x0 = wx + 0.08 * cos(a0), y0 = wy + 0.08 * sin(a0);
-            double x1 = wx + r1 * cos(a1), y1 = wy + r1 * sin(a1);
+            double x0 = wx + 0.08 * pm_cos(a0), y0 = wy + 0.08 * pm_sin(a0);
+            double x1 = wx + r1 * pm_cos(a1), y1 = wy + r1 * pm_sin(a1);
             draw_segment(cv, f, x0, y0, x1, y1, 0.06, ink(0.35f, 0.2f, 0.1f, 1));
             draw_segment(cv, f, x0, y0, x1, y1, 0.035, ink(copper[0], copper[1], copper[2], 1));
         }
@@ -99,7 +99,7 @@ static void cable_post(Canvas *cv, const Frame *f, Rng *def, int which, int k) {
         const double rr[4] = {CORE_R + 0.01, WIRE_R + 0.01, WIRE_R + 0.01, CORE_R + 0.01};
         const double da[4] = {-0.15, -0.45, 0.45, 0.15};
         for (int i = 0; i < 4; i++)
-            xy[2 * i] = wx + rr[i] * cos(a + da[i]), xy[2 * i + 1] = wy + rr[i] * sin(a + da[i]);
+            xy[2 * i] = wx + rr[i] * pm_cos(a + da[i]), xy[2 * i + 1] = wy + rr[i] * pm_sin(a + da[i]);
         draw_polygon(cv, f, xy, 4, ink(0.35f, 0.2f, 0.1f, 1));
         for (int i = 0; i < 4; i++) xy[2 * i] = 0.85 * (xy[2 * i] - wx) + wx, xy[2 * i + 1] = 0.85 * (xy[2 * i + 1] - wy) + wy;
         draw_polygon(cv, f, xy, 4, ink(copper[0], copper[1], copper[2], 1));
@@ -111,7 +111,7 @@ static void cable_post(Canvas *cv, const Frame *f, Rng *def, int which, int k) {
     } else if (which == CABLE_POKE) {
         static const float dark[3] = {0.05f, 0.05f, 0.05f}, rim[3] = {0.9f, 0.9f, 0.85f};
         double r = 0.5 * (CORE_R + WIRE_R);
-        mark_hole(cv, f, def, wx + r * cos(a), wy + r * sin(a), 0.05, dark, rim);
+        mark_hole(cv, f, def, wx + r * pm_cos(a), wy + r * pm_sin(a), 0.05, dark, rim);
     }
 }
 
@@ -162,7 +162,7 @@ void paint_cable(Canvas *cv, const char *state, Rng *scene, Rng *def) {
         }
         draw_circle(cv, &f, wx, wy, CORE_R, ink(copper[0], copper[1], copper[2], 1));
         for (int s = 0; s < 7; s++) {
-            double sx = s ? wx + 0.12 * cos(s * PI / 3) : wx, sy = s ? wy + 0.12 * sin(s * PI / 3) : wy;
+            double sx = s ? wx + 0.12 * pm_cos(s * PI / 3) : wx, sy = s ? wy + 0.12 * pm_sin(s * PI / 3) : wy;
             draw_ring(cv, &f, sx, sy, 0.045, 0.062, ink(strand[0], strand[1], strand[2], 0.7f));
         }
     }
@@ -181,7 +181,7 @@ typedef struct CapsuleShape {
 static double capsule_radius(const CapsuleShape *c, double x, double y) {
     if (c->pinch <= 0 || y * c->side < 0) return c->r;
     double t = (x - c->pinch_x) / c->pinch_w;
-    return c->r * (1 - c->pinch * exp(-t * t));
+    return c->r * (1 - c->pinch * pm_exp(-t * t));
 }
 
 static double capsule_sdf(const void *ctx, double x, double y) {
@@ -195,7 +195,7 @@ static void capsule_shade(const void *ctx, double x, double y, float rgb[3]) {
     const float *base = x < 0 ? c->dark : c->body;
     double yy = y / capsule_radius(c, x, y);
     double f = 0.7 + 0.4 * sqrt(yy * yy < 1 ? 1 - yy * yy : 0);
-    double glint = 0.32 * exp(-((yy + 0.45) / 0.16) * ((yy + 0.45) / 0.16));
+    double glint = 0.32 * pm_exp(-((yy + 0.45) / 0.16) * ((yy + 0.45) / 0.16));
     double seam = fabs(x) < 0.006 ? 0.6 : 1.0;
     for (int i = 0; i < 3; i++) rgb[i] = (float)((base[i] * f + glint) * seam);
 }
@@ -256,21 +256,21 @@ typedef struct Nut {
 } Nut;
 
 static double nut_radius(const Nut *n, double th) {
-    double c = cos(th), tip = c > 0 ? c * c * c : 0;
+    double c = pm_cos(th), tip = c > 0 ? c * c * c : 0;
     return n->len * (1 + 0.2 * tip - 0.05 * c * c);
 }
 
 static double nut_sdf(const void *ctx, double x, double y) {
     const Nut *n = ctx;
-    return 0.85 * (dist2d(x, y) - nut_radius(n, atan2(y, x)));
+    return 0.85 * (dist2d(x, y) - nut_radius(n, pm_atan2(y, x)));
 }
 
 static void nut_shade(const void *ctx, double x, double y, float rgb[3]) {
     const Nut *n = ctx;
-    double r = dist2d(x, y) / nut_radius(n, atan2(y, x));
+    double r = dist2d(x, y) / nut_radius(n, pm_atan2(y, x));
     double sphere = 0.5 + 0.6 * sqrt(r < 1 ? 1 - r * r : 0);
     double streak = 0.22 * fbm(x * 5, y * 16, 3, n->seed);
-    double glint = 0.25 * exp(-((x + 0.08) * (x + 0.08) + (y + 0.1) * (y + 0.1)) / 0.004);
+    double glint = 0.25 * pm_exp(-((x + 0.08) * (x + 0.08) + (y + 0.1) * (y + 0.1)) / 0.004);
     for (int i = 0; i < 3; i++) rgb[i] = (float)(n->brown[i] * (sphere + streak) + glint);
 }
 
@@ -336,7 +336,7 @@ static void metal_shade(const void *ctx, double x, double y, float rgb[3]) {
     const MetalNut *m = ctx;
     double r = dist2d(x, y) + 1e-9;
     double lit = 0.25 * (x * m->light_c + y * m->light_s) / r;
-    double rings = (m->flipped ? 0.1 : 0.05) * sin(r * (m->flipped ? 160 : 90));
+    double rings = (m->flipped ? 0.1 : 0.05) * pm_sin(r * (m->flipped ? 160 : 90));
     double v = m->tone * (0.85 + lit + rings + 0.06 * fbm(x * 20, y * 20, 2, m->seed));
     if (m->flipped) v *= 0.8;
     rgb[0] = rgb[1] = (float)v, rgb[2] = (float)(v * 1.04);
@@ -354,7 +354,7 @@ static int metal_outline(double *xy, int bent_tab, double bend) {
         for (int i = 0; i < 5; i++) {
             double a = k * PI / 2 + da[i], r = rr[i];
             if (k == bent_tab && (i == 2 || i == 3)) a += bend, r *= 0.9;
-            xy[2 * n] = r * cos(a), xy[2 * n + 1] = r * sin(a), n++;
+            xy[2 * n] = r * pm_cos(a), xy[2 * n + 1] = r * pm_sin(a), n++;
         }
     return n;
 }
@@ -365,7 +365,7 @@ void paint_metal_nut(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     MetalNut m;
     m.tone = rng_range(scene, 0.55, 0.66);
     double la = rng_range(scene, 0, TAU);
-    m.light_c = cos(la), m.light_s = sin(la);
+    m.light_c = pm_cos(la), m.light_s = pm_sin(la);
     m.seed = rng_u32(scene);
     m.flipped = state_is(state, "flip");
     float bg[3] = {0.03f, 0.03f, 0.03f};
@@ -399,7 +399,7 @@ void paint_metal_nut(Canvas *cv, const char *state, Rng *scene, Rng *def) {
         draw_polyline(cv, &f, tab + 4, 2, 0.012, ink_gray((float)(m.tone * 1.5), 0.9f));
     }
     double a = rng_range(def, 0, TAU), r = rng_range(def, 0.16, 0.3);
-    double x = r * cos(a), y = r * sin(a);
+    double x = r * pm_cos(a), y = r * pm_sin(a);
     if (state_is(state, "color")) {
         static const float paints[3][3] = {{0.88f, 0.25f, 0.5f}, {0.25f, 0.35f, 0.88f}, {0.92f, 0.52f, 0.15f}};
         const float *c = paints[rng_below(def, 3)];

@@ -18,7 +18,7 @@ static void pill_shade(const void *ctx, double x, double y, float rgb[3]) {
     const Pill *p = ctx;
     double r2 = (x / p->rx) * (x / p->rx) + (y / p->ry) * (y / p->ry);
     double f = 0.75 + 0.28 * sqrt(r2 < 1 ? 1 - r2 : 0);
-    double glint = 0.12 * exp(-((x + 0.1) * (x + 0.1) + (y + 0.08) * (y + 0.08)) / 0.003);
+    double glint = 0.12 * pm_exp(-((x + 0.1) * (x + 0.1) + (y + 0.08) * (y + 0.08)) / 0.003);
     for (int i = 0; i < 3; i++) rgb[i] = (float)(p->body[i] * f + glint);
 }
 
@@ -56,7 +56,7 @@ void paint_pill(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     double speck[40][3];
     for (int i = 0; i < 40; i++) {
         double a = rng_range(scene, 0, TAU), r = sqrt(rng_uniform(scene)) * 0.92;
-        speck[i][0] = r * p.rx * cos(a), speck[i][1] = r * p.ry * sin(a);
+        speck[i][0] = r * p.rx * pm_cos(a), speck[i][1] = r * p.ry * pm_sin(a);
         speck[i][2] = rng_range(scene, 0.005, 0.011);
     }
     float bg[3] = {0.03f, 0.03f, 0.03f};

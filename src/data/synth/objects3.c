@@ -72,7 +72,7 @@ void paint_toothbrush(Canvas *cv, const char *state, Rng *scene, Rng *def) {
         for (int s = 0; s < 14; s++) {
             double b = a + rng_range(def, -0.7, 0.7), l = rng_range(def, 0.08, 0.15);
             float v = (float)rng_range(def, 0.8, 1.05);
-            double x1 = x + l * cos(b), y1 = y + l * sin(b);
+            double x1 = x + l * pm_cos(b), y1 = y + l * pm_sin(b);
             draw_segment(cv, &f, x, y, x1, y1, 0.014, ink_gray(0.1f, 0.5f));
             draw_segment(cv, &f, x, y, x1, y1, 0.007, ink(rgb[0] * v, rgb[1] * v, rgb[2] * v, 1));
         }
@@ -170,7 +170,7 @@ typedef struct Zipper {
 
 static void zipper_field(const void *ctx, double u, double v, float rgb[3]) {
     const Zipper *z = ctx;
-    double weave = sin(2 * PI * u * 42) * sin(2 * PI * v * 42);
+    double weave = pm_sin(2 * PI * u * 42) * pm_sin(2 * PI * v * 42);
     double f = z->fabric * (0.88 + 0.1 * weave + 0.1 * fbm(u * 30, v * 30, 2, z->seed));
     if (fabs(u - z->xc) < 0.13) f *= 1.15; /* the tape */
     rgb[0] = rgb[1] = rgb[2] = (float)f;
@@ -190,7 +190,7 @@ static void fabric_damage(Canvas *cv, const Frame *f, Rng *def, double x, double
     draw_blob(cv, f, &b, ink_soft(ink_gray(0.12f, 0.9f), 1.5f));
     for (int i = 0; i < 4; i++) {
         double a = rng_range(def, 0, TAU), l = rng_range(def, 0.04, 0.07);
-        draw_segment(cv, f, x, y, x + l * cos(a), y + l * sin(a), 0.006, ink_gray(0.8f, 0.9f));
+        draw_segment(cv, f, x, y, x + l * pm_cos(a), y + l * pm_sin(a), 0.006, ink_gray(0.8f, 0.9f));
     }
 }
 
@@ -225,13 +225,13 @@ void paint_zipper(Canvas *cv, const char *state, Rng *scene, Rng *def) {
             }
             if (mask & (1u << ZIP_SPLIT)) {
                 double t = (y - split_y) / split_len;
-                if (t > 0 && t < 1) x += (side ? 1 : -1) * 0.035 * sin(PI * t);
+                if (t > 0 && t < 1) x += (side ? 1 : -1) * 0.035 * pm_sin(PI * t);
             }
             if (mask & (1u << ZIP_SQUEEZED)) {
                 double t = (y - squeeze_y) / squeeze_len;
                 if (t > 0 && t < 1) {
                     y = squeeze_y + squeeze_len * (0.2 + 0.6 * t);
-                    angle = (side ? 1 : -1) * 0.45 * sin(PI * t);
+                    angle = (side ? 1 : -1) * 0.45 * pm_sin(PI * t);
                     hh *= 0.8;
                 }
             }
@@ -247,7 +247,7 @@ void paint_zipper(Canvas *cv, const char *state, Rng *scene, Rng *def) {
         double y0 = rng_range(def, 0.15, 0.55), len = rng_range(def, 0.2, 0.3), x0 = z.xc + s * 0.11;
         for (int i = 0; i < 24; i++) {
             double yy = y0 + len * rng_uniform(def), a = rng_range(def, 0, TAU), l = rng_range(def, 0.02, 0.04);
-            draw_segment(cv, &f, x0, yy, x0 + l * cos(a), yy + l * sin(a), 0.005,
+            draw_segment(cv, &f, x0, yy, x0 + l * pm_cos(a), yy + l * pm_sin(a), 0.005,
                          ink_gray(i % 2 ? 0.85f : 0.1f, 0.9f));
         }
     }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "anomaly/image.h"
+#include "anomaly/pmath.h" /* pm_sin & co.: the same images on every CPU */
 #include "anomaly/rng.h"
 
 typedef struct Canvas {

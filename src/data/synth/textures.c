@@ -25,7 +25,7 @@ static void carpet_field(const void *ctx, double u, double v, float rgb[3]) {
     /* 2/2 twill: which thread lies on top steps by one cell every row,
      * making the diagonal ribs of a carpet weave */
     int over = (((int)fx + (int)fy) & 3) < 2;
-    double prof = over ? sin(PI * (y - fy)) : sin(PI * (x - fx));
+    double prof = over ? pm_sin(PI * (y - fy)) : pm_sin(PI * (x - fx));
     double fibre = 0.08 * fbm(over ? x * 6 : x * 1.5, over ? y * 1.5 : y * 6, 2, k->seed);
     double low = 0.07 * fbm(u * 4, v * 4, 3, k->seed + 7);
     double shade = 0.7 + 0.3 * prof + fibre + low;
@@ -36,7 +36,7 @@ void paint_carpet(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     Carpet k;
     k.cells = rng_range(scene, 21, 26);
     double a = rng_range(scene, -0.05, 0.05);
-    k.c = cos(a), k.s = sin(a);
+    k.c = pm_cos(a), k.s = pm_sin(a);
     k.ph[0] = rng_range(scene, 0, 64), k.ph[1] = rng_range(scene, 0, 64);
     double tone = rng_range(scene, 0.9, 1.08), warm = rng_range(scene, -0.04, 0.04);
     k.base[0] = (float)(0.66 * tone + warm), k.base[1] = (float)(0.55 * tone);
@@ -88,7 +88,7 @@ static void grid_field(const void *ctx, double u, double v, float rgb[3]) {
     grid_coords(g, u, v, &gx, &gy);
     if (g->bent) {
         double d2 = (gx - g->bx) * (gx - g->bx) + (gy - g->by) * (gy - g->by);
-        gx -= g->bamp * exp(-d2 / (2 * g->bsig * g->bsig));
+        gx -= g->bamp * pm_exp(-d2 / (2 * g->bsig * g->bsig));
     }
     double dv = fabs(gx - floor(gx) - 0.5), dh = fabs(gy - floor(gy) - 0.5);
     double cov_v = clamp01(0.5 - (dv - g->hw) * g->cell_px);
@@ -119,7 +119,7 @@ void paint_grid(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     Grid g = {0};
     g.period = rng_range(scene, 0.085, 0.105);
     double a = rng_range(scene, -0.06, 0.06);
-    g.c = cos(a), g.s = sin(a);
+    g.c = pm_cos(a), g.s = pm_sin(a);
     g.ph[0] = rng_range(scene, 0, 1), g.ph[1] = rng_range(scene, 0, 1);
     g.hw = 0.16;
     g.cell_px = g.period * cv->w;
@@ -169,7 +169,7 @@ static void leather_field(const void *ctx, double u, double v, float rgb[3]) {
     double f1, f2;
     worley(u * l->cells + l->ph[0], v * l->cells + l->ph[1], l->seed, &f1, &f2);
     double crease = f2 - f1;
-    double shade = 1.0 - 0.18 * exp(-crease * crease / 0.008) + 0.05 * (f1 - 0.4);
+    double shade = 1.0 - 0.18 * pm_exp(-crease * crease / 0.008) + 0.05 * (f1 - 0.4);
     shade += 0.07 * fbm(u * 5, v * 5, 3, l->seed + 11);
     shade += 0.03 * (hash_unit((int32_t)(u * 4096), (int32_t)(v * 4096), l->seed + 5) - 0.5);
     for (int c = 0; c < 3; c++) rgb[c] = (float)(l->base[c] * shade);
@@ -178,7 +178,7 @@ static void leather_field(const void *ctx, double u, double v, float rgb[3]) {
 /* A fold: a long crease lit on one side and shaded on the other. */
 static void leather_fold(Canvas *cv, const Frame *f, Rng *def, double x, double y) {
     double a = rng_range(def, 0, 2 * PI), len = rng_range(def, 0.4, 0.7);
-    double dx = 0.5 * len * cos(a), dy = 0.5 * len * sin(a), nx = -sin(a), ny = cos(a);
+    double dx = 0.5 * len * pm_cos(a), dy = 0.5 * len * pm_sin(a), nx = -pm_sin(a), ny = pm_cos(a);
     double bend = rng_range(def, -0.08, 0.08), w = 0.022;
     double mid[2 * 16], lit[2 * 16], dark[2 * 16];
     bezier_points(mid, 16, x - dx, y - dy, x + bend * nx, y + bend * ny, x + dx, y + dy);

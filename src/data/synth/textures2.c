@@ -51,13 +51,13 @@ static void rough_shade(const void *ctx, double x, double y, float rgb[3]) {
 
 static void tile_glue_strip(Canvas *cv, const Frame *f, Rng *def, double x, double y) {
     double a = rng_range(def, 0, 2 * PI), len = rng_range(def, 0.35, 0.55);
-    double dx = 0.5 * len * cos(a), dy = 0.5 * len * sin(a), w = rng_range(def, 0.05, 0.08);
+    double dx = 0.5 * len * pm_cos(a), dy = 0.5 * len * pm_sin(a), w = rng_range(def, 0.05, 0.08);
     double xy[2 * 12], edge[2 * 12];
     double bend = rng_range(def, -0.05, 0.05);
-    bezier_points(xy, 12, x - dx, y - dy, x - bend * sin(a), y + bend * cos(a), x + dx, y + dy);
+    bezier_points(xy, 12, x - dx, y - dy, x - bend * pm_sin(a), y + bend * pm_cos(a), x + dx, y + dy);
     for (int i = 0; i < 12; i++) {
-        edge[2 * i] = xy[2 * i] - 0.42 * w * sin(a);
-        edge[2 * i + 1] = xy[2 * i + 1] + 0.42 * w * cos(a);
+        edge[2 * i] = xy[2 * i] - 0.42 * w * pm_sin(a);
+        edge[2 * i + 1] = xy[2 * i + 1] + 0.42 * w * pm_cos(a);
     }
     draw_polyline(cv, f, xy, 12, w, ink_soft(ink(0.95f, 0.9f, 0.62f, 0.4f), 2.0f));
     draw_polyline(cv, f, edge, 12, 0.008, ink_soft(ink_gray(1.0f, 0.6f), 1.5f));
@@ -83,8 +83,8 @@ void paint_tile(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     } else if (state_is(state, "gray_stroke")) {
         double a = rng_range(def, 0, 2 * PI), len = rng_range(def, 0.25, 0.4), xy[2 * 16];
         double bend = rng_range(def, -0.3, 0.3) * len;
-        bezier_points(xy, 16, x - 0.5 * len * cos(a), y - 0.5 * len * sin(a), x - bend * sin(a),
-                      y + bend * cos(a), x + 0.5 * len * cos(a), y + 0.5 * len * sin(a));
+        bezier_points(xy, 16, x - 0.5 * len * pm_cos(a), y - 0.5 * len * pm_sin(a), x - bend * pm_sin(a),
+                      y + bend * pm_cos(a), x + 0.5 * len * pm_cos(a), y + 0.5 * len * pm_sin(a));
         draw_polyline(cv, &f, xy, 16, 0.02, ink_soft(ink_gray(0.32f, 0.85f), 1.5f));
     } else if (state_is(state, "oil")) {
         static const float oil[3] = {0.6f, 0.57f, 0.48f};
@@ -110,7 +110,7 @@ static void wood_field(const void *ctx, double u, double v, float rgb[3]) {
     const Wood *w = ctx;
     double x = w->c * u + w->s * v, y = -w->s * u + w->c * v;
     double t = x * w->freq + w->warp * fbm(x * 3, y * 0.8, 3, w->seed) + w->ph;
-    double g = 0.5 + 0.5 * sin(2 * PI * t);
+    double g = 0.5 + 0.5 * pm_sin(2 * PI * t);
     g = g * g * g * g; /* thin dark late-wood lines between wide light bands */
     double streak = 0.06 * fbm(x * 60, y * 2, 2, w->seed + 1);
     double shade = 1.0 - 0.3 * g + streak + 0.05 * fbm(u * 3, v * 3, 2, w->seed + 2);
@@ -168,7 +168,7 @@ void paint_wood(Canvas *cv, const char *state, Rng *scene, Rng *def) {
     Wood w;
     w.freq = rng_range(scene, 11, 17);
     double a = rng_range(scene, -0.08, 0.08);
-    w.c = cos(a), w.s = sin(a);
+    w.c = pm_cos(a), w.s = pm_sin(a);
     w.ph = rng_range(scene, 0, 1);
     w.warp = rng_range(scene, 0.8, 1.6);
     double tone = rng_range(scene, 0.88, 1.08);
