@@ -59,9 +59,12 @@ tests: $(BUILD)/anomaly $(TEST_BIN)
 deps:
 	@tools/setup_deps.sh
 
+# The exact mode's golden test also runs on a clang build (build/clang-f32):
+# the same bytes from both compilers.
 test: deps
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
 	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
+	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 CC=clang BUILD=build/clang-f32 build/clang-f32/anomaly
 	@tests/run_tests.sh build/f32 build/f64
 
 demo: deps

@@ -44,6 +44,11 @@ if [ $# -gt 0 ]; then
         count_output "sh" "$out" $? "$(basename "$t")"
     done
 fi
+# The exact mode's golden sums once more from the clang build, when there is one.
+if [ -x build/clang-f32/anomaly ] && [ -f tests/test_exact_golden.sh ]; then
+    ANOMALY_BIN=build/clang-f32/anomaly ANOMALY_TAG=clang timeout 600 bash tests/test_exact_golden.sh > "$out" 2>&1
+    count_output "clang" "$out" $? "test_exact_golden.sh"
+fi
 if [ "$fail" -gt 0 ]; then
     echo
     echo "Failed:"

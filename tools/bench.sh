@@ -10,6 +10,11 @@
 # GFLOP/s each side achieves on the models' convolutions and linear layers,
 # and the 1-thread / 2-thread scaling of the b0 train step.
 #
+# Each case also runs once more in the exact mode (--exact: the reference
+# kernels and the reference GEMM, src/ops/ref), BENCH_EXACT_STEPS timed
+# steps after one warm-up (default 1), reported as its time and its ratio to
+# the fast path; BENCH_EXACT=0 leaves it out.
+#
 # Environment: BENCH_THREADS (default 2), BENCH_STEPS (default 5),
 # BENCH_CASES (a subset of the case names, space separated), ANOMALY (the
 # binary, default build/f32/anomaly), BENCH_KEEP (a directory to keep the raw
@@ -24,6 +29,8 @@ ANOMALY=${ANOMALY:-build/f32/anomaly}
 PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-2}
 STEPS=${BENCH_STEPS:-5}
+EXACT=${BENCH_EXACT:-1}
+EXACT_STEPS=${BENCH_EXACT_STEPS:-1}
 CASES=${BENCH_CASES:-"b0-train-224 b0-train-128 b0-eval-224 rx50-train-224 b6-eval-528 b0-train-224-1t"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -89,6 +96,18 @@ np.save('$y', (np.arange($batch) % 88).astype(np.int64))"
             --out "$work/logits.npy" --repeat $((STEPS + 1)) --threads "$threads" --profile \
             > "$work/$name.c.txt"
     fi
+    if [ "$EXACT" = 1 ]; then
+        echo "bench: $name: anomaly --exact" >&2
+        if [ "$mode" = train ]; then
+            "$ANOMALY" --exact step --model "$model" --num_classes 88 --weights "$w" --input "$x" \
+                --labels "$y" --out "$work/after.safetensors" --steps $((EXACT_STEPS + 1)) \
+                --threads "$threads" --profile > "$work/$name.exact.txt"
+        else
+            "$ANOMALY" --exact forward --model "$model" --num_classes 88 --weights "$w" --input "$x" \
+                --out "$work/logits.npy" --repeat $((EXACT_STEPS + 1)) --threads "$threads" \
+                --profile > "$work/$name.exact.txt"
+        fi
+    fi
     echo "bench: $name: pytorch" >&2
     env $torch_env $PY tools/bench_torch.py --model "$model" --size "$size" --batch "$batch" \
         --mode "$mode" --threads "$threads" --steps "$STEPS" --warmup 1 > "$work/$name.torch.json"
@@ -101,8 +120,8 @@ work, threads, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 gemm = open(os.path.join(work, "gemm.txt")).read().split(maxsplit=5)
 g1, gall, gnote = float(gemm[3]), float(gemm[4]), gemm[5].strip()
 
-def c_side(name):
-    text = open(os.path.join(work, name + ".c.txt")).read()
+def c_side(name, kind="c"):
+    text = open(os.path.join(work, f"{name}.{kind}.txt")).read()
     times = [float(t) for t in re.findall(r"^time (?:step|pass) \d+ ([0-9.]+) s", text, re.M)][1:]
     cpu = [float(t) for t in re.findall(r"^time (?:step|pass) \d+ [0-9.]+ s \(cpu ([0-9.]+) s\)", text, re.M)][1:]
     peak = float(re.search(r"peak RSS ([0-9.]+) MiB \(([0-9.]+) MiB", text).group(1))
@@ -139,6 +158,15 @@ for name in cases:
           f" {c['peak'] / t['peak']:11.2f} {c['gflop'] / c['median']:9.1f}"
           f" {c['gflop'] / t['median']:13.1f} {c['cpu_median']:8.3f} {t['cpu_median']:11.3f}"
           f" {c['cpu_median'] / t['cpu_median']:11.2f}")
+exact = [name for name in cases if os.path.exists(os.path.join(work, name + ".exact.txt"))]
+if exact:
+    print()
+    print(f"{'exact mode (--exact)':30} {'s/step':>9} {'fast s':>9} {'exact/fast':>10} {'peak MiB':>9}"
+          f" {'GFLOP/s':>8}")
+    for name in exact:
+        e, c = c_side(name, "exact"), res[name][0]
+        print(f"{title[name]:30} {e['median']:9.3f} {c['median']:9.3f} {e['median'] / c['median']:10.1f}"
+              f" {e['peak']:9.0f} {e['gflop'] / e['median']:8.1f}")
 print()
 print(f"sgemm 1024^3, one core: {g1:.1f} GFLOP/s; {threads} cores at once: {gall:.1f} GFLOP/s ({gnote})")
 if "b0-train-224" in res and "b0-train-224-1t" in res:

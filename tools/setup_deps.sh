@@ -5,7 +5,7 @@
 # As root it installs what is missing; otherwise it prints the exact
 # apt-get line and stops with status 1.
 set -eu
-pkgs="build-essential libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
+pkgs="build-essential clang libomp-dev libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
 if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch python3-torchvision"; fi
 missing=""
 for p in $pkgs; do
