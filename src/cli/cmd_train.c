@@ -13,6 +13,7 @@
 #include "anomaly/args.h"
 #include "anomaly/csv.h"
 #include "anomaly/error.h"
+#include "anomaly/exact.h"
 #include "anomaly/folds.h"
 #include "anomaly/trainer.h"
 
@@ -79,6 +80,7 @@ static void train_args_sync(const char *path, const KeyValues *kv) {
         const char *was = NULL;
         for (size_t r = 0; r < t.n_rows && !was; r++)
             if (strcmp(csv_cell(&t, r, ck), kv->key[i]) == 0) was = csv_cell(&t, r, cv);
+        if (!was && strcmp(kv->key[i], "exact") == 0) was = "0"; /* written before the exact mode */
         if (!was || strcmp(was, kv->value[i]) != 0)
             fatal("%s: this experiment was trained with %s '%s', not '%s'; give the same flags to continue it, or "
                   "another --exp_num", path, kv->key[i], was ? was : "(none)", kv->value[i]);
@@ -467,6 +469,7 @@ int cmd_train(int argc, char **argv) {
     kv_str(&kv, "pretrained", f.pretrained ? f.pretrained : "");
     kv_int(&kv, "skip_bad_images", f.skip_bad);
     kv_str(&kv, "data_path", f.data_path);
+    kv_int(&kv, "exact", exact_mode()); /* a run continues in the mode it began in */
 
     /* Nothing is written before this point. */
     make_dirs(exp);
