@@ -4,6 +4,7 @@
 #   make PRECISION=64    the same in double (build/f64)
 #   make test            set-up check, both precisions, every test
 #   make demo            the main job on the built-in data
+#   make demo-exact      the same in the exact mode (same bytes on every CPU)
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
 
@@ -31,7 +32,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test demo parity bench deps clean
+.PHONY: all lib tests test demo demo-exact parity bench deps clean
 all: $(BUILD)/anomaly
 	@ln -sfn $(BUILD)/anomaly anomaly
 
@@ -70,6 +71,11 @@ test: deps
 demo: deps
 	$(MAKE) --no-print-directory PRECISION=32 all
 	@tools/demo.sh
+
+# The same demo in the exact mode: the numbers every CPU reproduces.
+demo-exact: deps
+	$(MAKE) --no-print-directory PRECISION=32 all
+	@DEMO_EXACT=1 DEMO_OUT=demo_exact_out tools/demo.sh
 
 parity:
 	@tools/setup_deps.sh --torch

@@ -33,7 +33,8 @@
 # Everything lands in demo_out/ (DEMO_OUT to change it). Sizes can be
 # changed from the environment: DEMO_TRAIN, DEMO_TEST, DEMO_DEFECT_SHARE
 # (empty: the real share), DEMO_SIZE, DEMO_EPOCHS, DEMO_BATCH, DEMO_LR,
-# DEMO_THREADS.
+# DEMO_THREADS. DEMO_EXACT=1 (make demo-exact) runs it in the exact mode,
+# whose numbers every CPU reproduces bit for bit.
 set -eu
 cd "$(dirname "$0")/.."
 B=${ANOMALY_BIN:-build/f32/anomaly}
@@ -46,6 +47,7 @@ epochs=${DEMO_EPOCHS:-15}
 batch=${DEMO_BATCH:-8}
 lr=${DEMO_LR:-1e-3}
 threads=${DEMO_THREADS:-0}
+exact=${DEMO_EXACT:-0}
 exp=1
 # Threads wait passively: on a machine shared with other jobs, spinning
 # OpenMP threads only take cores from the ones doing work.
@@ -57,6 +59,12 @@ for cmd in synth train test score; do
 done
 thread_flag=()
 [ "$threads" -gt 0 ] && thread_flag=(--threads "$threads")
+# DEMO_EXACT=1: every command on the portable reference path (--exact), whose
+# numbers are the same on every CPU; otherwise the fast path of this CPU.
+exact_flag=()
+[ "$exact" = 1 ] && exact_flag=(--exact)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+echo "demo: $("$B" "${exact_flag[@]}" --version | sed -n 's/^kernels: //p'); CPU ${cpu:-unknown}"
 start=$(date +%s)
 step() { echo; echo "== $* ($(($(date +%s) - start)) s)"; }
 mkdir -p "$out"
@@ -64,17 +72,17 @@ mkdir -p "$out"
 step "1. a look-alike data set: $n_train train (${share:-the real share of} defective) and $n_test test images of $size px"
 share_flag=()
 [ -n "$share" ] && share_flag=(--defect_share "$share")
-"$B" synth --out "$out/data" --train "$n_train" --test "$n_test" --size "$size" "${share_flag[@]}" --force
+"$B" "${exact_flag[@]}" synth --out "$out/data" --train "$n_train" --test "$n_test" --size "$size" "${share_flag[@]}" --force
 
 step "2. train EfficientNet-B0 at $size px on folds 1,2 of 5: $epochs epochs, batch $batch, Adam lr $lr"
 rm -rf "$out/results/$exp"
-"$B" train --exp_num "$exp" --data_path "$out/data" --results "$out/results" \
+"$B" "${exact_flag[@]}" train --exp_num "$exp" --data_path "$out/data" --results "$out/results" \
     --model efficientnet --arch 0 --img_size "$size" --batch_size "$batch" --epochs "$epochs" \
     --lr "$lr" --optimizer Adam --criterion smoothing --aug_ver 1 --fold 5 --folds 1,2 \
     --patience "$epochs" --progress off "${thread_flag[@]}"
 
 step "3. predict the test set with both folds"
-"$B" test --exp_num "$exp" --data_path "$out/data" --results "$out/results" --progress off "${thread_flag[@]}"
+"$B" "${exact_flag[@]}" test --exp_num "$exp" --data_path "$out/data" --results "$out/results" --progress off "${thread_flag[@]}"
 cp "$out/results/$exp/sub_baseline_$exp.csv" "$out/submission.csv"
 
 step "4. score against the answers"
