@@ -12,7 +12,7 @@
 #include "anomaly/ensemble.h"
 #include "anomaly/npy.h"
 #include "anomaly/safetensors.h"
-#include "../src/train/recipe_ast.h"
+#include "../src/ensemble/recipe_ast.h"
 
 #define N 8
 static const char *L[6] = {"bottle-broken", "bottle-good", "cable-combined", "cable-cut", "cable-good", "tile-oil"};
