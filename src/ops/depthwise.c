@@ -12,6 +12,7 @@
  * collected in per-column partial sums that are added up at the end. No
  * result depends on the thread count. */
 #include "anomaly/ops/depthwise.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "direct_conv.h"
 #include "vec.h"
@@ -82,6 +83,10 @@ VEC_CLONES VEC_FMA static void forward_plane(real *y, const real *xp, const real
 
 void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
                               const real *bias, const Conv2dShape *s) {
+    if (exact_mode()) {
+        depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
+        return;
+    }
     check_depthwise(s);
     const PadGeom g = dconv_pad_geom(s);
     ptrdiff_t *toff = dconv_tap_offsets(s, g);
@@ -197,6 +202,10 @@ VEC_CLONES VEC_FMA static void params_plane(real *part, const real *dy, const re
 
 void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                                const real *inp, const real *weight, const Conv2dShape *s) {
+    if (exact_mode()) {
+        depthwise_conv2d_backward_ref(dinp, dweight, dbias, dout, inp, weight, s);
+        return;
+    }
     check_depthwise(s);
     if (!dinp && !dweight && !dbias) return;
     const PadGeom g = dconv_pad_geom(s);
