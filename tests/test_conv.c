@@ -91,7 +91,7 @@ static void compare_with_ref(const ConvCase *cc, int depthwise, Rng *r) {
     real *y = malloc(z.y * sizeof *y), *y_ref = malloc(z.y * sizeof *y_ref);
     for (size_t i = 0; i < z.y; i++) y[i] = (real)NAN;
     fast_forward(y, x, w, b, &s, depthwise);
-    conv2d_forward_ref(y_ref, x, w, b, &s);
+    conv2d_forward_loops(y_ref, x, w, b, &s);
     char what[160];
     snprintf(what, sizeof what, "%s: forward", cc->name);
     CHECK_CLOSE(what, y, y_ref, z.y, TOL(2e-5, 1e-12));
@@ -99,7 +99,7 @@ static void compare_with_ref(const ConvCase *cc, int depthwise, Rng *r) {
     real *dx = rand_buf(z.x, r), *dw = rand_buf(z.w, r), *db = rand_buf(z.b, r);
     real *dx_ref = copy_buf(dx, z.x), *dw_ref = copy_buf(dw, z.w), *db_ref = copy_buf(db, z.b);
     fast_backward(dx, dw, db, dy, x, w, &s, depthwise);
-    conv2d_backward_ref(dx_ref, dw_ref, db_ref, dy, x, w, &s);
+    conv2d_backward_loops(dx_ref, dw_ref, db_ref, dy, x, w, &s);
     snprintf(what, sizeof what, "%s: dinp", cc->name);
     CHECK_CLOSE(what, dx, dx_ref, z.x, TOL(2e-5, 1e-12));
     snprintf(what, sizeof what, "%s: dweight", cc->name);
@@ -112,7 +112,7 @@ static void compare_with_ref(const ConvCase *cc, int depthwise, Rng *r) {
     fast_backward(only, NULL, NULL, dy, x, w, &s, depthwise);
     fast_backward(NULL, only + z.x, NULL, dy, x, w, &s, depthwise);
     fast_backward(NULL, NULL, only + z.x + z.w, dy, x, w, &s, depthwise);
-    conv2d_backward_ref(only_ref, only_ref + z.x, only_ref + z.x + z.w, dy, x, w, &s);
+    conv2d_backward_loops(only_ref, only_ref + z.x, only_ref + z.x + z.w, dy, x, w, &s);
     snprintf(what, sizeof what, "%s: one gradient at a time", cc->name);
     CHECK_CLOSE(what, only, only_ref, z.x + z.w + z.b, TOL(2e-5, 1e-12));
 
@@ -299,8 +299,8 @@ static void ag_case(const ConvCase *cc, Rng *r) {
     real *y_ref = malloc(z.y * sizeof *y_ref);
     real *gx_ref = calloc(z.x, sizeof *gx_ref), *gw_ref = calloc(z.w, sizeof *gw_ref),
          *gb_ref = calloc(z.b, sizeof *gb_ref);
-    conv2d_forward_ref(y_ref, x, pw, pb, &s);
-    conv2d_backward_ref(gx_ref, gw_ref, pb ? gb_ref : NULL, dy, x, pw, &s);
+    conv2d_forward_loops(y_ref, x, pw, pb, &s);
+    conv2d_backward_loops(gx_ref, gw_ref, pb ? gb_ref : NULL, dy, x, pw, &s);
 
     Arena a;
     arena_init(&a, 1 << 20);

@@ -146,7 +146,7 @@ static void run_conv(Fx *f, int depthwise) {
         char what[64];
         snprintf(what, sizeof what, "out (%s)", tag);
         if (path == 0) conv2d_forward(out, x, w, b, &s, work);
-        if (path == 1) conv2d_forward_ref(out, x, w, b, &s);
+        if (path == 1) conv2d_forward_loops(out, x, w, b, &s);
         if (path == 2) depthwise_conv2d_forward(out, x, w, b, &s);
         CMP(what, out, ref, no, TOL_FWD);
         snprintf(what, sizeof what, "%s: dinp", tag);
@@ -154,7 +154,7 @@ static void run_conv(Fx *f, int depthwise) {
             GRAD_TWICE(conv2d_backward(dx, dw, bias ? db : NULL, dout, x, w, &s, work), G(what, dx, rdx, ni),
                        G("dweight", dw, rdw, nw), G("dbias", db, bias ? rdb : db, bias ? s.oc : 0));
         } else if (path == 1) {
-            GRAD_TWICE(conv2d_backward_ref(dx, dw, bias ? db : NULL, dout, x, w, &s), G(what, dx, rdx, ni),
+            GRAD_TWICE(conv2d_backward_loops(dx, dw, bias ? db : NULL, dout, x, w, &s), G(what, dx, rdx, ni),
                        G("dweight", dw, rdw, nw), G("dbias", db, bias ? rdb : db, bias ? s.oc : 0));
         } else {
             GRAD_TWICE(depthwise_conv2d_backward(dx, dw, bias ? db : NULL, dout, x, w, &s), G(what, dx, rdx, ni),

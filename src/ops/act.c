@@ -1,6 +1,7 @@
 /* Elementwise activations. Each element is independent, so splitting the
  * array between threads cannot change any result. */
 #include "anomaly/ops/act.h"
+#include "anomaly/exact.h"
 #include "vec.h"
 
 #include <math.h>
@@ -62,9 +63,19 @@ static void run_unary(UnarySpan f, real *out, const real *inp, size_t n) {
     }
 }
 
-void swish_forward(real *out, const real *inp, size_t n) { run_unary(swish_forward_span, out, inp, n); }
+void swish_forward(real *out, const real *inp, size_t n) {
+    if (exact_mode()) {
+        swish_forward_ref(out, inp, n);
+        return;
+    }
+    run_unary(swish_forward_span, out, inp, n);
+}
 
 void swish_backward(real *dinp, const real *dout, const real *inp, size_t n) {
+    if (exact_mode()) {
+        swish_backward_ref(dinp, dout, inp, n);
+        return;
+    }
     const size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
     for (size_t k = 0; k < chunks; k++) {
@@ -102,9 +113,19 @@ VEC_DISPATCH_VOID(relu_backward_span, (real *dinp, const real *dout, const real 
     }
 }
 
-void relu_forward(real *out, const real *inp, size_t n) { run_unary(relu_forward_span, out, inp, n); }
+void relu_forward(real *out, const real *inp, size_t n) {
+    if (exact_mode()) {
+        relu_forward_ref(out, inp, n);
+        return;
+    }
+    run_unary(relu_forward_span, out, inp, n);
+}
 
 void relu_backward(real *dinp, const real *dout, const real *inp, size_t n) {
+    if (exact_mode()) {
+        relu_backward_ref(dinp, dout, inp, n);
+        return;
+    }
     const size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
     for (size_t k = 0; k < chunks; k++) {
@@ -115,11 +136,19 @@ void relu_backward(real *dinp, const real *dout, const real *inp, size_t n) {
 
 /* out, inp [n] */
 void sigmoid_forward(real *out, const real *inp, size_t n) {
+    if (exact_mode()) {
+        sigmoid_forward_ref(out, inp, n);
+        return;
+    }
     run_unary(sigmoid_forward_span, out, inp, n);
 }
 
 /* dinp, dout, out [n]: from the saved output y, dx = dy * (1 - y) * y. */
 void sigmoid_backward(real *dinp, const real *dout, const real *out, size_t n) {
+    if (exact_mode()) {
+        sigmoid_backward_ref(dinp, dout, out, n);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n >= ACT_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * ((real)1 - out[i]) * out[i];
 }

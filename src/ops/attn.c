@@ -4,6 +4,7 @@
  * the radix splits, over h*w) runs serially in a fixed order, so results do
  * not depend on the OpenMP thread count. */
 #include "anomaly/ops/attn.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 
 #include <math.h>
@@ -18,6 +19,10 @@
 
 /* out [n, radix, card, inner]; inp [n, card, radix, inner]. radix 1: sigmoid. */
 void radix_softmax_forward(real *out, const real *inp, int n, int card, int radix, int inner) {
+    if (exact_mode()) {
+        radix_softmax_forward_ref(out, inp, n, card, radix, inner);
+        return;
+    }
     size_t total = (size_t)n * card * radix * inner;
     if (radix == 1) {
 #pragma omp parallel for schedule(static) if (total >= ATTN_PARALLEL_MIN)
@@ -51,6 +56,10 @@ void radix_softmax_forward(real *out, const real *inp, int n, int card, int radi
 /* dinp [n, card, radix, inner]; dout, out [n, radix, card, inner] */
 void radix_softmax_backward(real *dinp, const real *dout, const real *out, int n, int card,
                             int radix, int inner) {
+    if (exact_mode()) {
+        radix_softmax_backward_ref(dinp, dout, out, n, card, radix, inner);
+        return;
+    }
     size_t total = (size_t)n * card * radix * inner;
     if (radix == 1) {
         /* PyTorch's sigmoid_backward: dy * (1 - y) * y */
@@ -82,6 +91,10 @@ void radix_softmax_backward(real *dinp, const real *dout, const real *out, int n
 
 /* out [n, c, hw]; inp [n, radix, c, hw] */
 void radix_sum_forward(real *out, const real *inp, int n, int radix, int c, int hw) {
+    if (exact_mode()) {
+        radix_sum_forward_ref(out, inp, n, radix, c, hw);
+        return;
+    }
     size_t plane = (size_t)c * hw, total = (size_t)n * plane;
 #pragma omp parallel for schedule(static) if (total >= ATTN_PARALLEL_MIN)
     for (int b = 0; b < n; b++) {
@@ -97,6 +110,10 @@ void radix_sum_forward(real *out, const real *inp, int n, int radix, int c, int 
 
 /* dinp [n, radix, c, hw]; dout [n, c, hw] */
 void radix_sum_backward(real *dinp, const real *dout, int n, int radix, int c, int hw) {
+    if (exact_mode()) {
+        radix_sum_backward_ref(dinp, dout, n, radix, c, hw);
+        return;
+    }
     size_t plane = (size_t)c * hw;
     int splits = n * radix;
 #pragma omp parallel for schedule(static) if ((size_t)splits * plane >= ATTN_PARALLEL_MIN)
@@ -112,6 +129,10 @@ void radix_sum_backward(real *dinp, const real *dout, int n, int radix, int c, i
 /* out [n, c, hw]; inp [n, radix, c, hw]; attn [n, radix, c] */
 void radix_weighted_sum_forward(real *out, const real *inp, const real *attn, int n, int radix,
                                 int c, int hw) {
+    if (exact_mode()) {
+        radix_weighted_sum_forward_ref(out, inp, attn, n, radix, c, hw);
+        return;
+    }
     int planes = n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= ATTN_PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
@@ -134,6 +155,10 @@ void radix_weighted_sum_forward(real *out, const real *inp, const real *attn, in
  * inp [n, radix, c, hw]; attn [n, radix, c] */
 void radix_weighted_sum_backward(real *dinp, real *dattn, const real *dout, const real *inp,
                                  const real *attn, int n, int radix, int c, int hw) {
+    if (exact_mode()) {
+        radix_weighted_sum_backward_ref(dinp, dattn, dout, inp, attn, n, radix, c, hw);
+        return;
+    }
     int planes = n * radix * c; /* one (sample, split, channel) plane each */
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= ATTN_PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {

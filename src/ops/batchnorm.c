@@ -7,6 +7,7 @@
  * read a few times in a row (statistics, then the output), so the later
  * passes mostly hit the cache. */
 #include "anomaly/ops/batchnorm.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "bn_channel.h"
 
@@ -30,6 +31,11 @@ VEC_DISPATCH_VOID(forward_train_channel, (real *out, real *mean, real *rstd, rea
 void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_mean,
                                real *running_var, const real *inp, const real *gamma,
                                const real *beta, const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_forward_train_ref(out, mean, rstd, running_mean, running_var, inp, gamma,
+                                      beta, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_forward_train", 1);
     const size_t count = (size_t)s->n * (size_t)s->hw;
     const int c = s->c;
@@ -54,6 +60,10 @@ VEC_DISPATCH_VOID(forward_eval_channel, (real *out, const real *inp, const real 
 void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, const real *beta,
                               const real *running_mean, const real *running_var,
                               const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_forward_eval_ref(out, inp, gamma, beta, running_mean, running_var, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_forward_eval", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
@@ -88,6 +98,10 @@ VEC_DISPATCH_VOID(backward_channel, (real *dinp, real *dgamma, real *dbeta, cons
 void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                           const real *inp, const real *mean, const real *rstd,
                           const real *gamma, const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_backward_ref(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_backward", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)
@@ -134,6 +148,11 @@ void batchnorm2d_backward_eval(real *dinp, real *dgamma, real *dbeta, const real
                                const real *inp, const real *running_mean,
                                const real *running_var, const real *gamma,
                                const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_backward_eval_ref(dinp, dgamma, dbeta, dout, inp, running_mean, running_var,
+                                      gamma, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_backward_eval", 0);
     const size_t total = (size_t)s->n * (size_t)s->c * (size_t)s->hw;
 #pragma omp parallel for schedule(static) if (total >= BN_PARALLEL_MIN)

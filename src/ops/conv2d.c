@@ -28,6 +28,7 @@
  *   [chunk slots]       backward, more than one chunk: [oc, c/groups, kh, kw]
  * Every piece starts on a 64-byte boundary so threads never share a line. */
 #include "anomaly/ops/conv2d.h"
+#include "anomaly/exact.h"
 #include "anomaly/blas.h"
 #include "anomaly/error.h"
 #include "grouped.h"
@@ -278,6 +279,10 @@ static void forward_task(real *out, const real *inp, const real *weight, const r
 
 void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
                     const Conv2dShape *s, void *work) {
+    if (exact_mode()) {
+        conv2d_forward_ref(out, inp, weight, bias, s, work);
+        return;
+    }
     if (grouped_conv_direct(s)) {
         grouped_conv2d_forward(out, inp, weight, bias, s);
         return;
@@ -371,6 +376,10 @@ static void dweight_task(real *dst, int accumulate, const real *dout, const real
 
 void conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, const Conv2dShape *s, void *work) {
+    if (exact_mode()) {
+        conv2d_backward_ref(dinp, dweight, dbias, dout, inp, weight, s, work);
+        return;
+    }
     const int T = omp_get_max_threads();
     const ConvPlan p = conv_plan(s);
     if (dbias) bias_backward(dbias, dout, s, &p);

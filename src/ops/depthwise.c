@@ -12,6 +12,7 @@
  * collected in per-column partial sums that are added up at the end. No
  * result depends on the thread count. */
 #include "anomaly/ops/depthwise.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "direct_conv.h"
 #include "vec.h"
@@ -83,6 +84,10 @@ VEC_DISPATCH_VOID_FMA(forward_plane, (real *y, const real *xp, const real *wc,
 
 void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
                               const real *bias, const Conv2dShape *s) {
+    if (exact_mode()) {
+        depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
+        return;
+    }
     check_depthwise(s);
     const PadGeom g = dconv_pad_geom(s);
     ptrdiff_t *toff = dconv_tap_offsets(s, g);
@@ -199,6 +204,10 @@ VEC_DISPATCH_VOID_FMA(params_plane, (real *part, const real *dy, const real *xp,
 
 void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                                const real *inp, const real *weight, const Conv2dShape *s) {
+    if (exact_mode()) {
+        depthwise_conv2d_backward_ref(dinp, dweight, dbias, dout, inp, weight, s);
+        return;
+    }
     check_depthwise(s);
     if (!dinp && !dweight && !dbias) return;
     const PadGeom g = dconv_pad_geom(s);

@@ -6,6 +6,7 @@
  * same for any OpenMP thread count. Small inputs stay single-threaded: the
  * fork costs more than the work. */
 #include "anomaly/ops/elementwise.h"
+#include "anomaly/exact.h"
 #include "vec.h"
 
 #include <math.h>
@@ -33,6 +34,10 @@ VEC_DISPATCH_VOID(add_span, (real *y, const real *a, const real *b, size_t n), (
 
 /* out, a, b [n] */
 void add_forward(real *out, const real *a, const real *b, size_t n) {
+    if (exact_mode()) {
+        add_forward_ref(out, a, b, n);
+        return;
+    }
     const size_t chunks = (n + EW_CHUNK - 1) / EW_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
     for (size_t k = 0; k < chunks; k++) {
@@ -44,6 +49,10 @@ void add_forward(real *out, const real *a, const real *b, size_t n) {
 /* da, db [n] or NULL (may be the same buffer when a and b are one tensor);
  * dout [n] */
 void add_backward(real *da, real *db, const real *dout, size_t n) {
+    if (exact_mode()) {
+        add_backward_ref(da, db, dout, n);
+        return;
+    }
     const size_t chunks = (n + EW_CHUNK - 1) / EW_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
     for (size_t k = 0; k < chunks; k++) {
@@ -58,6 +67,10 @@ void add_backward(real *da, real *db, const real *dout, size_t n) {
 
 /* out, inp [n, c, hw]; s [n, c] */
 void channel_scale_forward(real *out, const real *inp, const real *s, int n, int c, int hw) {
+    if (exact_mode()) {
+        channel_scale_forward_ref(out, inp, s, n, c, hw);
+        return;
+    }
     int planes = n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
@@ -102,6 +115,10 @@ VEC_DISPATCH(double, channel_scale_plane, (real *dx, const real *g, const real *
 /* dinp [n, c, hw] or NULL; ds [n, c] or NULL; dout, inp [n, c, hw]; s [n, c] */
 void channel_scale_backward(real *dinp, real *ds, const real *dout, const real *inp,
                             const real *s, int n, int c, int hw) {
+    if (exact_mode()) {
+        channel_scale_backward_ref(dinp, ds, dout, inp, s, n, c, hw);
+        return;
+    }
     int planes = n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
@@ -116,6 +133,10 @@ void channel_scale_backward(real *dinp, real *ds, const real *dout, const real *
 
 /* out, inp [n]; mask [n] (1 keep, 0 drop) */
 void dropout_forward(real *out, const real *inp, const uint8_t *mask, real scale, size_t n) {
+    if (exact_mode()) {
+        dropout_forward_ref(out, inp, mask, scale, n);
+        return;
+    }
     /* PyTorch multiplies by a noise tensor holding mask * scale; the same
      * product keeps the bits (including -0 for dropped negatives). */
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
@@ -124,6 +145,10 @@ void dropout_forward(real *out, const real *inp, const uint8_t *mask, real scale
 
 /* dinp, dout [n]; mask [n] */
 void dropout_backward(real *dinp, const real *dout, const uint8_t *mask, real scale, size_t n) {
+    if (exact_mode()) {
+        dropout_backward_ref(dinp, dout, mask, scale, n);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n >= EW_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (mask[i] ? scale : (real)0);
 }
@@ -137,6 +162,10 @@ static real keep_prob(real rate) { return (real)(1.0 - (double)rate); }
 /* out, inp [n, inner]; keep [n] (1 keep, 0 drop) */
 void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real rate,
                           int n, size_t inner) {
+    if (exact_mode()) {
+        drop_connect_forward_ref(out, inp, keep, rate, n, inner);
+        return;
+    }
     real kp = keep_prob(rate);
     size_t total = (size_t)n * inner;
     /* (x / keep_prob) * binary, in EfficientNet-PyTorch's order. */
@@ -147,6 +176,10 @@ void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real 
 /* dinp, dout [n, inner]; keep [n] */
 void drop_connect_backward(real *dinp, const real *dout, const uint8_t *keep, real rate,
                            int n, size_t inner) {
+    if (exact_mode()) {
+        drop_connect_backward_ref(dinp, dout, keep, rate, n, inner);
+        return;
+    }
     real kp = keep_prob(rate);
     size_t total = (size_t)n * inner;
 #pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
@@ -164,6 +197,10 @@ static real row_norm(const real *x, int cols) {
 
 /* out, inp [rows, cols] */
 void l2norm_rows_forward(real *out, const real *inp, int rows, int cols, real eps) {
+    if (exact_mode()) {
+        l2norm_rows_forward_ref(out, inp, rows, cols, eps);
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)rows * cols >= EW_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         const real *x = inp + (size_t)r * cols;
@@ -183,6 +220,10 @@ void l2norm_rows_forward(real *out, const real *inp, int rows, int cols, real ep
  * norm backward does. */
 void l2norm_rows_backward(real *dinp, const real *dout, const real *inp, int rows, int cols,
                           real eps) {
+    if (exact_mode()) {
+        l2norm_rows_backward_ref(dinp, dout, inp, rows, cols, eps);
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)rows * cols >= EW_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         const real *x = inp + (size_t)r * cols;

@@ -7,6 +7,7 @@
  * channel's activation gradient in a per-thread buffer of n * hw values,
  * which the two BatchNorm passes then read from cache. */
 #include "anomaly/ops/fused.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "bn_channel.h"
 
@@ -87,6 +88,11 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, r
                                    real *running_mean, real *running_var, const real *inp,
                                    const real *gamma, const real *beta, const BatchNormShape *s,
                                    BnAct act) {
+    if (exact_mode()) {
+        batchnorm2d_act_forward_train_ref(out, z, mean, rstd, affine, running_mean, running_var,
+                                          inp, gamma, beta, s, act);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_act_forward_train", 1);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
@@ -97,6 +103,10 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, r
 
 void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
                                const BatchNormShape *s, BnAct act) {
+    if (exact_mode()) {
+        batchnorm2d_act_recompute_ref(out, inp, affine, s, act);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_act_recompute", 0);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_PARALLEL_MIN)
@@ -138,6 +148,11 @@ void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real 
                               const real *inp, const real *z, const real *mean, const real *rstd,
                               const real *affine, const real *gamma, const BatchNormShape *s,
                               BnAct act) {
+    if (exact_mode()) {
+        batchnorm2d_act_backward_ref(dinp, dgamma, dbeta, dout, inp, z, mean, rstd, affine, gamma,
+                                     s, act);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_act_backward", 0);
     if (!z && !affine) fatal("batchnorm2d_act_backward: neither the BatchNorm output nor its affine");
     if (!dinp && !dgamma && !dbeta) return;

@@ -8,6 +8,7 @@
  * order, so every value equals the unfused chain's bit for bit: ReLU passes
  * its gradient where !(sum <= 0), which is exactly where !(out <= 0). */
 #include "anomaly/ops/fused.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "bn_channel.h"
 
@@ -45,6 +46,11 @@ void batchnorm2d_add_relu_forward_train(real *out, real *mean, real *rstd, real 
                                         real *running_var, const real *inp, const real *res,
                                         const real *gamma, const real *beta,
                                         const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_add_relu_forward_train_ref(out, mean, rstd, running_mean, running_var, inp,
+                                               res, gamma, beta, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_add_relu_forward_train", 1);
     const size_t total = (size_t)s->n * s->c * s->hw;
 #pragma omp parallel for schedule(static) if (total >= FUSED_ADD_PARALLEL_MIN)
@@ -89,6 +95,11 @@ void batchnorm2d_add_relu_backward(real *dinp, real *dres, real *dgamma, real *d
                                    const real *dout, const real *out, const real *inp,
                                    const real *mean, const real *rstd, const real *gamma,
                                    const BatchNormShape *s) {
+    if (exact_mode()) {
+        batchnorm2d_add_relu_backward_ref(dinp, dres, dgamma, dbeta, dout, out, inp, mean, rstd,
+                                          gamma, s);
+        return;
+    }
     bn_check_shape(s, "batchnorm2d_add_relu_backward", 0);
     if (!dinp && !dres && !dgamma && !dbeta) return;
     const size_t total = (size_t)s->n * s->c * s->hw, plane = (size_t)s->n * s->hw;

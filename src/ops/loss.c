@@ -6,6 +6,7 @@
  * in a fixed order, which also makes the value independent of the thread
  * count. */
 #include "anomaly/ops/loss.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 
 #include <math.h>
@@ -38,6 +39,7 @@ static double row_logsumexp(const real *z, int c) {
 
 /* logits [n, c]; labels [n] */
 double cross_entropy_forward(const real *logits, const int *labels, int n, int c) {
+    if (exact_mode()) return cross_entropy_forward_ref(logits, labels, n, c);
     check_batch("cross-entropy", labels, n, c);
     double total = 0;
     for (int i = 0; i < n; i++) {
@@ -51,6 +53,10 @@ double cross_entropy_forward(const real *logits, const int *labels, int n, int c
  * dlogits, logits [n, c]; labels [n] */
 void cross_entropy_backward(real *dlogits, const real *logits, const int *labels, int n, int c,
                             real dloss) {
+    if (exact_mode()) {
+        cross_entropy_backward_ref(dlogits, logits, labels, n, c, dloss);
+        return;
+    }
     check_batch("cross-entropy", labels, n, c);
     const double g = (double)dloss / n;
     for (int i = 0; i < n; i++) {
@@ -80,6 +86,7 @@ static void smoothing_weights(double *on, double *off, real eps, int classes) {
 /* logits [n, c]; labels [n] */
 double label_smoothing_forward(const real *logits, const int *labels, int n, int c, real eps,
                                int classes) {
+    if (exact_mode()) return label_smoothing_forward_ref(logits, labels, n, c, eps, classes);
     check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
@@ -98,6 +105,10 @@ double label_smoothing_forward(const real *logits, const int *labels, int n, int
  * dlogits, logits [n, c]; labels [n] */
 void label_smoothing_backward(real *dlogits, const real *logits, const int *labels, int n, int c,
                               real eps, int classes, real dloss) {
+    if (exact_mode()) {
+        label_smoothing_backward_ref(dlogits, logits, labels, n, c, eps, classes, dloss);
+        return;
+    }
     check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
@@ -128,6 +139,10 @@ static int has_margin(const int *labels, const uint8_t *target, int i, int j) {
  * once. out, cos [n, c]; labels [n]; target [c] or NULL */
 void arcface_forward(real *out, const real *cos_in, const int *labels, const uint8_t *target,
                      int n, int c, real margin, real scale) {
+    if (exact_mode()) {
+        arcface_forward_ref(out, cos_in, labels, target, n, c, margin, scale);
+        return;
+    }
     check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
@@ -149,6 +164,10 @@ void arcface_forward(real *out, const real *cos_in, const int *labels, const uin
  * dcos, dout, cos [n, c]; labels [n]; target [c] or NULL */
 void arcface_backward(real *dcos, const real *dout, const real *cos_in, const int *labels,
                       const uint8_t *target, int n, int c, real margin, real scale) {
+    if (exact_mode()) {
+        arcface_backward_ref(dcos, dout, cos_in, labels, target, n, c, margin, scale);
+        return;
+    }
     check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {

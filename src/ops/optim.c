@@ -15,6 +15,7 @@
  * change a result; the norm is summed in fixed-size chunks whose partial
  * sums are added in chunk order, whatever the thread count. */
 #include "anomaly/ops/optim.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
 #include "vec.h"
@@ -75,6 +76,10 @@ VEC_DISPATCH_VOID(adam_span, (real *param, const real *grad, real *m, real *v, s
 
 void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
                  const AdamConfig *cfg, long step) {
+    if (exact_mode()) {
+        adam_update_ref(param, grad, m, v, n, cfg, step);
+        return;
+    }
     if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
     AdamConsts k;
     k.wd = (real)cfg->weight_decay;
@@ -100,6 +105,10 @@ void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
 
 void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
                 long step) {
+    if (exact_mode()) {
+        sgd_update_ref(param, grad, buf, n, cfg, step);
+        return;
+    }
     if (step < 1) fatal("SGD step count must start at 1 (got %ld)", step);
     const real wd = (real)cfg->weight_decay, mom = (real)cfg->momentum;
     const real neg_lr = (real)(-cfg->lr);
@@ -137,6 +146,7 @@ static double chunk_sumsq(const real *grad, size_t len) {
 }
 
 double grad_global_norm(const real *grad, size_t n) {
+    if (exact_mode()) return grad_global_norm_ref(grad, n);
     if (n == 0) return 0;
     size_t chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
     if (chunks == 1) return sqrt(chunk_sumsq(grad, n));
@@ -156,6 +166,7 @@ double grad_global_norm(const real *grad, size_t n) {
  * `real`. It multiplies unless coef >= 1, so a NaN norm spreads NaN into
  * every gradient, as clamp(coef, max=1) does in PyTorch. grad [n] */
 double clip_grad_norm(real *grad, size_t n, double max_norm) {
+    if (exact_mode()) return clip_grad_norm_ref(grad, n, max_norm);
     const double start = profile_start();
     double norm = grad_global_norm(grad, n);
     real total = (real)norm;

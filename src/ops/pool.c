@@ -4,6 +4,7 @@
  * accumulations, are computed by one thread in a fixed order, so every result
  * is the same for any thread count. */
 #include "anomaly/ops/pool.h"
+#include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "bn_channel.h"
 
@@ -20,6 +21,10 @@ VEC_DISPATCH(real, plane_mean, (const real *x, int hw), (x, hw)) {
 
 /* out [n, c]; inp [n, c, hw]. The sum is taken in double. */
 void global_avgpool_forward(real *out, const real *inp, int n, int c, int hw) {
+    if (exact_mode()) {
+        global_avgpool_forward_ref(out, inp, n, c, hw);
+        return;
+    }
     const long planes = (long)n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * (size_t)hw >= POOL_PARALLEL_MIN)
     for (long p = 0; p < planes; p++) out[p] = plane_mean(inp + (size_t)p * (size_t)hw, hw);
@@ -27,6 +32,10 @@ void global_avgpool_forward(real *out, const real *inp, int n, int c, int hw) {
 
 /* dinp [n, c, hw]; dout [n, c] */
 void global_avgpool_backward(real *dinp, const real *dout, int n, int c, int hw) {
+    if (exact_mode()) {
+        global_avgpool_backward_ref(dinp, dout, n, c, hw);
+        return;
+    }
     const long planes = (long)n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * (size_t)hw >= POOL_PARALLEL_MIN)
     for (long p = 0; p < planes; p++) {
@@ -103,6 +112,10 @@ static size_t max_index(const real *x, const Pool2dShape *s, int oy, int ox) {
 
 /* out [n, c, oh, ow]; inp [n, c, h, w] */
 void maxpool2d_forward(real *out, const real *inp, const Pool2dShape *s) {
+    if (exact_mode()) {
+        maxpool2d_forward_ref(out, inp, s);
+        return;
+    }
     require_resolved(s, "maxpool2d_forward");
     const long planes = (long)s->n * s->c;
     const size_t in_plane = (size_t)s->h * (size_t)s->w;
@@ -120,6 +133,10 @@ void maxpool2d_forward(real *out, const real *inp, const Pool2dShape *s) {
 /* dinp, inp [n, c, h, w]; dout [n, c, oh, ow]. The argmax is found again from
  * the input, so nothing but the input is saved. */
 void maxpool2d_backward(real *dinp, const real *dout, const real *inp, const Pool2dShape *s) {
+    if (exact_mode()) {
+        maxpool2d_backward_ref(dinp, dout, inp, s);
+        return;
+    }
     require_resolved(s, "maxpool2d_backward");
     const long planes = (long)s->n * s->c;
     const size_t in_plane = (size_t)s->h * (size_t)s->w;
@@ -160,6 +177,10 @@ static AvgWindow avg_window(const Pool2dShape *s, int oy, int ox) {
 
 /* out [n, c, oh, ow]; inp [n, c, h, w] */
 void avgpool2d_forward(real *out, const real *inp, const Pool2dShape *s) {
+    if (exact_mode()) {
+        avgpool2d_forward_ref(out, inp, s);
+        return;
+    }
     require_resolved(s, "avgpool2d_forward");
     const long planes = (long)s->n * s->c;
     const size_t in_plane = (size_t)s->h * (size_t)s->w;
@@ -185,6 +206,10 @@ void avgpool2d_forward(real *out, const real *inp, const Pool2dShape *s) {
 
 /* dinp [n, c, h, w]; dout [n, c, oh, ow] */
 void avgpool2d_backward(real *dinp, const real *dout, const Pool2dShape *s) {
+    if (exact_mode()) {
+        avgpool2d_backward_ref(dinp, dout, s);
+        return;
+    }
     require_resolved(s, "avgpool2d_backward");
     const long planes = (long)s->n * s->c;
     const size_t in_plane = (size_t)s->h * (size_t)s->w;

@@ -25,19 +25,35 @@ typedef struct BatchNormShape {
 void batchnorm2d_forward_train(real *out, real *mean, real *rstd, real *running_mean,
                                real *running_var, const real *inp, const real *gamma,
                                const real *beta, const BatchNormShape *s);
+/* Reference (src/ops/ref/batchnorm.c): every channel sum in double, images
+ * b = 0..n-1, then positions 0..hw-1, in order (mean, then squared
+ * deviations; backward: sum(dy), sum(dy * (x - mean)) together). */
+void batchnorm2d_forward_train_ref(real *out, real *mean, real *rstd, real *running_mean,
+                                   real *running_var, const real *inp, const real *gamma,
+                                   const real *beta, const BatchNormShape *s);
 void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, const real *beta,
                               const real *running_mean, const real *running_var,
                               const BatchNormShape *s);
+void batchnorm2d_forward_eval_ref(real *out, const real *inp, const real *gamma, const real *beta,
+                                  const real *running_mean, const real *running_var,
+                                  const BatchNormShape *s);
 /* Train-mode backward (through the batch statistics). dinp, dgamma and dbeta
  * may each be NULL when not wanted. */
 void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                           const real *inp, const real *mean, const real *rstd,
                           const real *gamma, const BatchNormShape *s);
+void batchnorm2d_backward_ref(real *dinp, real *dgamma, real *dbeta, const real *dout,
+                              const real *inp, const real *mean, const real *rstd,
+                              const real *gamma, const BatchNormShape *s);
 /* Eval-mode backward (running statistics are constants). */
 void batchnorm2d_backward_eval(real *dinp, real *dgamma, real *dbeta, const real *dout,
                                const real *inp, const real *running_mean,
                                const real *running_var, const real *gamma,
                                const BatchNormShape *s);
+void batchnorm2d_backward_eval_ref(real *dinp, real *dgamma, real *dbeta, const real *dout,
+                                   const real *inp, const real *running_mean,
+                                   const real *running_var, const real *gamma,
+                                   const BatchNormShape *s);
 
 /* Autograd. gamma, beta: trainable [c]; running_mean/var: buffers [c];
  * counter: num_batches_tracked (incremented in train mode), may be NULL.

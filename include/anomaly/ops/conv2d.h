@@ -43,14 +43,29 @@ size_t conv2d_backward_workspace_bytes(const Conv2dShape *s);
  * dout [n, oc, oh, ow]. Results are bit-identical for any thread count. */
 void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
                     const Conv2dShape *s, void *work);
+/* Reference (src/ops/ref/conv2d.c): per image and group, unfold (im2col)
+ * and gemm_ref. An output is one sum in `real` from zero over its K =
+ * c/groups * kh * kw terms in (input channel, kernel row, kernel column)
+ * order, plus the bias after. Backward: dweight += one such sum per image
+ * (over output pixels in row-major order), images in order; dinp gets,
+ * per image, kernel tap by tap in (channel, row, column) order, the tap's
+ * sum over the group's output channels in order; dbias += the sum over
+ * images and pixels in double. `work` is not used. */
+void conv2d_forward_ref(real *out, const real *inp, const real *weight, const real *bias,
+                        const Conv2dShape *s, void *work);
 void conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                      const real *inp, const real *weight, const Conv2dShape *s, void *work);
-
-/* Direct loops: the reference the fast path is tested against. */
-void conv2d_forward_ref(real *out, const real *inp, const real *weight, const real *bias,
-                        const Conv2dShape *s);
 void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,
-                         const real *inp, const real *weight, const Conv2dShape *s);
+                         const real *inp, const real *weight, const Conv2dShape *s, void *work);
+
+/* Direct loops over output pixel, then (input channel, kernel row, kernel
+ * column): the definition the reference below is tested against, bit for
+ * bit (same terms, same order, same roundings; padding taps, which add
+ * exact zeros there, are skipped here). */
+void conv2d_forward_loops(real *out, const real *inp, const real *weight, const real *bias,
+                          const Conv2dShape *s);
+void conv2d_backward_loops(real *dinp, real *dweight, real *dbias, const real *dout,
+                           const real *inp, const real *weight, const Conv2dShape *s);
 
 /* Autograd: y = conv2d(x, w, b). w is [oc, c/groups, kh, kw] as a Tensor
  * with n = oc, c = c/groups, h = kh, w = kw; b may be NULL (any tensor of oc

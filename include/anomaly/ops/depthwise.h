@@ -12,7 +12,13 @@
 /* out [n, c, oh, ow]; inp [n, c, h, w]; weight [c, 1, kh, kw]; bias [c] or NULL. */
 void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
                               const real *bias, const Conv2dShape *s);
+/* Reference: conv2d_forward_ref / conv2d_backward_ref (groups == c: a
+ * channel's output is its sum over (kernel row, kernel column) in order). */
+void depthwise_conv2d_forward_ref(real *out, const real *inp, const real *weight,
+                                  const real *bias, const Conv2dShape *s);
 void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                                const real *inp, const real *weight, const Conv2dShape *s);
+void depthwise_conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,
+                                   const real *inp, const real *weight, const Conv2dShape *s);
 
 #endif

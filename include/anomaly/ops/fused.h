@@ -28,11 +28,20 @@ void batchnorm2d_act_forward_train(real *out, real *z, real *mean, real *rstd, r
                                    real *running_mean, real *running_var, const real *inp,
                                    const real *gamma, const real *beta, const BatchNormShape *s,
                                    BnAct act);
+/* Reference (src/ops/ref/fused.c): batchnorm2d_forward_train_ref's sums,
+ * then the reference activation; backward: the activation's, then
+ * batchnorm2d_backward_ref's. */
+void batchnorm2d_act_forward_train_ref(real *out, real *z, real *mean, real *rstd, real *affine,
+                                       real *running_mean, real *running_var, const real *inp,
+                                       const real *gamma, const real *beta,
+                                       const BatchNormShape *s, BnAct act);
 
 /* out = act(inp * scale + shift) with the forward's saved affine [2c]: its
  * output again, bit for bit (for activations recomputed in backward). */
 void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
                                const BatchNormShape *s, BnAct act);
+void batchnorm2d_act_recompute_ref(real *out, const real *inp, const real *affine,
+                                   const BatchNormShape *s, BnAct act);
 
 /* Train-mode backward through act and BatchNorm. dout: gradient of out;
  * inp: BatchNorm's input; z: its output, or NULL to recompute it from inp
@@ -41,6 +50,10 @@ void batchnorm2d_act_backward(real *dinp, real *dgamma, real *dbeta, const real 
                               const real *inp, const real *z, const real *mean, const real *rstd,
                               const real *affine, const real *gamma, const BatchNormShape *s,
                               BnAct act);
+void batchnorm2d_act_backward_ref(real *dinp, real *dgamma, real *dbeta, const real *dout,
+                                  const real *inp, const real *z, const real *mean,
+                                  const real *rstd, const real *affine, const real *gamma,
+                                  const BatchNormShape *s, BnAct act);
 
 /* Train mode: out = relu(batchnorm(inp) + res) [n, c, hw], the end of a
  * ResNet bottleneck, without writing BatchNorm's output or the sum.
@@ -49,6 +62,12 @@ void batchnorm2d_add_relu_forward_train(real *out, real *mean, real *rstd, real 
                                         real *running_var, const real *inp, const real *res,
                                         const real *gamma, const real *beta,
                                         const BatchNormShape *s);
+/* Reference (src/ops/ref/fused_add.c): batchnorm2d_forward_train_ref's sums,
+ * then add and ReLU; backward: ReLU's and add's, then batchnorm2d_backward_ref's. */
+void batchnorm2d_add_relu_forward_train_ref(real *out, real *mean, real *rstd, real *running_mean,
+                                            real *running_var, const real *inp, const real *res,
+                                            const real *gamma, const real *beta,
+                                            const BatchNormShape *s);
 
 /* Its backward, from the forward's output: dres receives the gradient of
  * res, dinp that of BatchNorm's input (each accumulated, either may be
@@ -57,6 +76,10 @@ void batchnorm2d_add_relu_backward(real *dinp, real *dres, real *dgamma, real *d
                                    const real *dout, const real *out, const real *inp,
                                    const real *mean, const real *rstd, const real *gamma,
                                    const BatchNormShape *s);
+void batchnorm2d_add_relu_backward_ref(real *dinp, real *dres, real *dgamma, real *dbeta,
+                                       const real *dout, const real *out, const real *inp,
+                                       const real *mean, const real *rstd, const real *gamma,
+                                       const BatchNormShape *s);
 
 /* Autograd: act(batchnorm(x)) without keeping the BatchNorm output (in
  * eval mode, or when t->training is 0: the two unfused ops). Arguments as

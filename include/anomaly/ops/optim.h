@@ -18,6 +18,10 @@ typedef struct AdamConfig {
  * grad array itself is not modified. m, v start at zero. */
 void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
                  const AdamConfig *cfg, long step);
+/* Reference: element by element with the same roundings (fma is one IEEE
+ * rounding on every CPU); bias corrections through pm_pow. */
+void adam_update_ref(real *param, const real *grad, real *m, real *v, size_t n,
+                     const AdamConfig *cfg, long step);
 
 typedef struct SgdConfig {
     double lr, momentum, weight_decay; /* momentum 0.9, weight decay 5e-4 */
@@ -28,14 +32,21 @@ typedef struct SgdConfig {
  * it is set to the gradient. With momentum 0, buf is unused (may be NULL). */
 void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
                 long step);
+/* Reference: element by element, the same roundings. */
+void sgd_update_ref(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
+                    long step);
 
 /* Global L2 norm of grad [n], accumulated in double over fixed-size chunks
  * added in order (PyTorch sums in float32, so it may differ by ~1e-6). */
 double grad_global_norm(const real *grad, size_t n);
+/* Reference: one sum of squares in double, i = 0..n-1 in order. */
+double grad_global_norm_ref(const real *grad, size_t n);
 /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), formed in `real` like
  * PyTorch's float32 tensor; grads *= coef when coef < 1 (also when the norm
  * is NaN, which makes every gradient NaN, as in PyTorch). Returns the norm
  * before clipping. */
 double clip_grad_norm(real *grad, size_t n, double max_norm);
+/* Reference: the norm of grad_global_norm_ref, the same coefficient. */
+double clip_grad_norm_ref(real *grad, size_t n, double max_norm);
 
 #endif
