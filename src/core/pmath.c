@@ -17,6 +17,14 @@
 
 #include <stdint.h>
 
+/* Never fuse a * b + c into an FMA here, whatever the build flags say: the
+ * double-double arithmetic below relies on each product being rounded. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* honoured unless -ffp-contract=fast */
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "pmath_tables.h"
 
 /* ---- double-double arithmetic ------------------------------------------ */
