@@ -7,10 +7,20 @@
 #   make demo-exact      the same in the exact mode (same bytes on every CPU)
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
+#   make CROSS=aarch64   cross-build for ARM64 into build/aarch64-f32 (run it
+#                        under qemu: tools/arm_check.sh)
 
 PRECISION ?= 32
 CC ?= cc
 BUILD := build/f$(PRECISION)
+ifeq ($(CROSS),aarch64)
+# Debian's gcc-aarch64-linux-gnu and the :arm64 libraries (tools/arm_check.sh installs them)
+CC := aarch64-linux-gnu-gcc
+AR := aarch64-linux-gnu-ar
+BUILD := build/aarch64-f$(PRECISION)
+else ifneq ($(CROSS),)
+$(error CROSS must be aarch64 or empty)
+endif
 
 WARN := -Wall -Wextra
 ifeq ($(WERROR),1)
@@ -34,7 +44,9 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all lib tests test demo demo-exact parity bench deps clean
 all: $(BUILD)/anomaly
+ifeq ($(CROSS),)
 	@ln -sfn $(BUILD)/anomaly anomaly
+endif
 
 lib: $(BUILD)/libanomaly.a
 
@@ -45,7 +57,7 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/libanomaly.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/anomaly: $(CLI_OBJ) $(BUILD)/libanomaly.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libanomaly.a $(LDLIBS)
@@ -87,6 +99,11 @@ bench:
 	@tools/setup_deps.sh --torch
 	$(MAKE) --no-print-directory PRECISION=32 all
 	@tools/bench.sh
+
+# ARM64: cross-build and run the default tests under qemu (not part of `make test`)
+.PHONY: arm-check
+arm-check:
+	@tools/arm_check.sh
 
 clean:
 	rm -rf build anomaly
