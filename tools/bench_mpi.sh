@@ -7,7 +7,8 @@
 # and the median of BENCH_STEPS (default 5). Prints the seconds per step,
 # the speed-up, the bytes all-reduced per step (the gradient vector) and the
 # time rank 0 spent in the average (which includes waiting for the other
-# rank).
+# rank). The CPU seconds per step of rank 0 tell what a rank computes when
+# the machine is shared (wall-clock scaling then says little).
 #
 # Environment: ANOMALY_MPI (default build/f32-mpi/anomaly), BENCH_STEPS,
 # BENCH_MODEL (default efficientnet-b0), BENCH_SIZE (224), BENCH_BATCH (8).
@@ -47,16 +48,18 @@ work, batch = sys.argv[1], int(sys.argv[2])
 def side(np_):
     text = open(os.path.join(work, f"np{np_}.txt")).read()
     times = [float(t) for t in re.findall(r"^time step \d+ ([0-9.]+) s", text, re.M)][1:]
+    cpu = [float(t) for t in re.findall(r"^time step \d+ [0-9.]+ s \(cpu ([0-9.]+) s\)", text, re.M)][1:]
     m = re.search(r"(\d+) bytes all-reduced per step", text)
     a = re.search(r"all-reduce ([0-9.]+) s per step", text)
-    return statistics.median(times), int(m.group(1)) if m else 0, float(a.group(1)) if a else 0.0
+    return (statistics.median(times), statistics.median(cpu), int(m.group(1)) if m else 0,
+            float(a.group(1)) if a else 0.0)
 
-t1, _, _ = side(1)
-t2, nbytes, ar = side(2)
+t1, c1, _, _ = side(1)
+t2, c2, nbytes, ar = side(2)
 print()
-print(f"{'ranks x threads':16} {'s/step':>8} {'img/s':>7} {'speed-up':>8} {'all-reduce s':>12}")
-print(f"{'1 x 1':16} {t1:8.3f} {batch / t1:7.2f} {1.0:8.2f} {'-':>12}")
-print(f"{'2 x 1':16} {t2:8.3f} {batch / t2:7.2f} {t1 / t2:8.2f} {ar:12.3f}")
+print(f"{'ranks x threads':16} {'s/step':>8} {'img/s':>7} {'speed-up':>8} {'cpu s/step/rank':>15} {'all-reduce s':>12}")
+print(f"{'1 x 1':16} {t1:8.3f} {batch / t1:7.2f} {1.0:8.2f} {c1:15.3f} {'-':>12}")
+print(f"{'2 x 1':16} {t2:8.3f} {batch / t2:7.2f} {t1 / t2:8.2f} {c2:15.3f} {ar:12.3f}")
 print(f"gradient all-reduced per step: {nbytes} bytes ({nbytes / 2**20:.1f} MiB); each rank sends and receives"
       f" 2 (P-1)/P of it ({nbytes / 2**20:.1f} MiB at P = 2)")
 print(f"per image: {t1 / batch:.3f} s on one thread")
