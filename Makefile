@@ -25,9 +25,9 @@ else ifneq ($(PRECISION),32)
 $(error PRECISION must be 32 or 64)
 endif
 # MPI=1: src/dist over OpenMPI (mpicc); its own build folder, so the plain
-# build never links MPI.
+# build never links MPI. mpicc wraps $$OMPI_CC (e.g. OMPI_CC=clang).
 ifeq ($(MPI),1)
-CC := mpicc
+override CC := mpicc
 BUILD := $(BUILD)-mpi
 override CFLAGS += -DANOMALY_MPI
 endif
