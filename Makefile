@@ -9,6 +9,8 @@
 #   make CC=clang        build with clang (libomp)
 #   make CROSS=aarch64   cross-build for ARM64 into build/aarch64-f32 (run it
 #                        under qemu: tools/arm_check.sh)
+#   make MPI=1           data- and fold-parallel over MPI, with mpicc (build/f32-mpi)
+#   make bench-mpi       1 vs 2 ranks on a train step, bytes all-reduced
 
 PRECISION ?= 32
 CC ?= cc
@@ -33,6 +35,13 @@ override CFLAGS += -DANOMALY_F64
 else ifneq ($(PRECISION),32)
 $(error PRECISION must be 32 or 64)
 endif
+# MPI=1: src/dist over OpenMPI (mpicc); its own build folder, so the plain
+# build never links MPI. mpicc wraps $$OMPI_CC (e.g. OMPI_CC=clang).
+ifeq ($(MPI),1)
+override CC := mpicc
+BUILD := $(BUILD)-mpi
+override CFLAGS += -DANOMALY_MPI
+endif
 LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
@@ -42,7 +51,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test demo demo-exact parity bench deps clean
+.PHONY: all lib tests test demo demo-exact parity bench bench-mpi deps clean
 all: $(BUILD)/anomaly
 ifeq ($(CROSS),)
 	@ln -sfn $(BUILD)/anomaly anomaly
@@ -78,6 +87,7 @@ test: deps
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
 	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 CC=clang BUILD=build/clang-f32 build/clang-f32/anomaly
+	$(MAKE) --no-print-directory PRECISION=64 MPI=1 WERROR=1 build/f64-mpi/anomaly
 	@tests/run_tests.sh build/f32 build/f64
 
 demo: deps
@@ -104,6 +114,11 @@ bench:
 .PHONY: arm-check
 arm-check:
 	@tools/arm_check.sh
+# 1 and 2 ranks of one thread on a b0 train step (tools/bench_mpi.sh).
+bench-mpi:
+	@tools/setup_deps.sh
+	$(MAKE) --no-print-directory PRECISION=32 MPI=1 build/f32-mpi/anomaly
+	@tools/bench_mpi.sh
 
 clean:
 	rm -rf build anomaly

@@ -6,6 +6,8 @@
 # apt-get line and stops with status 1.
 set -eu
 pkgs="build-essential clang libomp-dev libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
+# OpenMPI: the MPI=1 build and its tests (tests/test_mpi.sh)
+pkgs="$pkgs openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch python3-torchvision"; fi
 missing=""
 for p in $pkgs; do

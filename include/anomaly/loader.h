@@ -60,6 +60,12 @@ typedef struct LoaderConfig {
     int prefetch;        /* 1: prepare the next batch on a background thread */
     int decode_threads;  /* OpenMP team of the background thread (0: 1) */
     uint64_t seed;
+    /* Data-parallel shards (shards > 1): every rank walks the same batches
+     * (same order, same streams) but decodes and hands out only its share
+     * dist_share(n, shard, shards) of each batch's n images, so the shards
+     * of a batch put together are the batch of one process. A share of no
+     * images is not handed out. */
+    int shard, shards;
 } LoaderConfig;
 
 /* Train-style defaults: aug_ver 2, shuffle, drop_last, prefetch, fatal on bad

@@ -23,6 +23,10 @@ typedef struct StepConfig {
     AdamConfig adam;
     SgdConfig sgd;
     double clipping;       /* global grad-norm limit; <= 0: no clipping */
+    /* Data-parallel training: called on the gradients after backward and
+     * before clipping (the average over ranks); NULL: none. */
+    void (*reduce_grad)(void *ctx, real *grad, size_t n);
+    void *reduce_ctx;
 } StepConfig;
 
 /* The seed's defaults: smoothing 0.1, margin 0.1, scale 8, Adam lr 5e-5
@@ -35,8 +39,8 @@ typedef struct StepResult {
     Tensor *logits;   /* [n, classes]: valid until the next tape_reset */
 } StepResult;
 
-/* Resets the tape, runs forward in train mode, the loss, backward, clipping
- * and one optimizer update (*step is incremented first: PyTorch's count).
+/* Resets the tape, runs forward in train mode, the loss, backward,
+ * c->reduce_grad, clipping and one optimizer update (*step is incremented first: PyTorch's count).
  * x: [n, 3, h, w]; labels [n]. Gradients stay in m->params.grad. */
 StepResult train_step(Model *m, Tape *t, real *x, int n, int h, int w, const int *labels,
                       const StepConfig *c, long *step);

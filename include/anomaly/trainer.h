@@ -20,6 +20,24 @@
  * draws from streams keyed by (seed, epoch, image), the model's dropout
  * stream is part of the state).
  *
+ * Data-parallel (c->group of P > 1 ranks, `mpirun -np P anomaly train`):
+ * every rank walks the same global batches of batch_size images and takes
+ * its contiguous share of each (loader shards), runs forward and backward on
+ * it with its own BatchNorm batch statistics, as PyTorch DDP does without
+ * SyncBatchNorm, and the gradients are averaged over the ranks in a fixed
+ * order (dist_average) before clipping and the optimizer step, which every
+ * rank then takes alike. BatchNorm running statistics follow DDP's default
+ * (broadcast_buffers): before every forward pass rank 0's overwrite the
+ * other ranks', so they are the ones checkpoints hold and validation uses.
+ * Each rank has its own dropout stream (rank r > 0 draws from stream r).
+ * Validation is sharded like training. Batch losses and predictions are
+ * gathered, so every rank computes the same epoch numbers and takes the same
+ * decisions. Only rank 0 writes files and prints; for --resume it also
+ * writes rank_state_{epoch}.safetensors (rank{r}.rng: the dropout streams
+ * of ranks 1..P-1) before train_state, which every rank reads back (the run
+ * directory must be visible to every rank). A run is resumed with the P it
+ * started with.
+ *
  * Reported numbers: an epoch's loss is the mean of its batch losses (each
  * the criterion's batch mean), summed in double in batch order; F1 is the
  * macro F1 of all of the epoch's predictions, argmax of the logits the
@@ -32,6 +50,7 @@
 #include <stdint.h>
 
 #include "anomaly/dataset.h"
+#include "anomaly/dist.h"
 #include "anomaly/model.h"
 #include "anomaly/progress.h"
 #include "anomaly/sched.h"
@@ -134,6 +153,7 @@ typedef struct TrainConfig {
     ProgressStyle progress;
     int stop_after_epoch;    /* > 0: leave after this many epochs of this invocation */
     int profile;             /* 1: time every op; print a table per run at its end */
+    DistGroup group;         /* data-parallel ranks of each run (size 1: this process alone) */
 } TrainConfig;
 
 typedef struct TrainRun {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/npy.h"
 #include "anomaly/profile.h"
@@ -12,6 +13,14 @@
 #include "cli_model.h"
 
 int cmd_step(int argc, char **argv);
+
+static double allreduce_seconds; /* spent in the gradient average, summed */
+
+static void step_average_grad(void *ctx, real *grad, size_t n) {
+    const double t0 = profile_now();
+    dist_average((const DistGroup *)ctx, grad, n);
+    allreduce_seconds += profile_now() - t0;
+}
 
 static int *read_labels(const char *path, int n, int classes) {
     NpyArray a;
@@ -84,6 +93,8 @@ int cmd_step(int argc, char **argv) {
     args_parse("step", "--model NAME --num_classes N --weights W --input X.npy --labels L.npy --out W2.safetensors [flags]",
                specs, argc, argv, NULL, 0);
     if (steps < 1) fatal("--steps must be at least 1, not %d", steps);
+    dist_init();
+    DistGroup g = dist_world();
     c.criterion = strcmp(criterion, "ce") == 0 ? CRITERION_CE : CRITERION_SMOOTHING;
     c.arcloss = strcmp(arcloss, "arcface") == 0;
     if (c.arcloss && !f.arcface) fatal("--arcloss arcface needs the cosine head (--arcface)");
@@ -98,6 +109,25 @@ int cmd_step(int argc, char **argv) {
     int *labels = read_labels(labels_path, n, m->cfg.num_classes);
     uint8_t *target = f.arcface ? arc_targets(targets, m->cfg.num_classes) : NULL;
     c.arc_target = target;
+    /* Under mpirun -np P: rank r steps on its share dist_share(n, r, P) of
+     * the batch with its own BatchNorm statistics and the gradients averaged
+     * over the ranks (the trainer's data-parallel step); rank 0 prints and
+     * writes. */
+    int n_all = n;
+    if (g.size > 1) {
+        size_t lo, hi;
+        dist_share((size_t)n, g.rank, g.size, &lo, &hi);
+        if (lo == hi) fatal("--input holds %d images, fewer than the %d ranks", n, g.size);
+        memmove(x, x + lo * 3 * (size_t)h * (size_t)w, (hi - lo) * 3 * (size_t)h * (size_t)w * sizeof *x);
+        memmove(labels, labels + lo, (hi - lo) * sizeof *labels);
+        n = (int)(hi - lo);
+        c.reduce_grad = step_average_grad;
+        c.reduce_ctx = &g;
+        if (g.rank > 0) rng_stream(&m->rng, 0, 0x64726f70 /* "drop" */, (uint64_t)g.rank);
+        if (g.rank != 0 && !freopen("/dev/null", "w", stdout)) fatal("step: cannot silence rank %d", g.rank);
+        printf("data-parallel over %d ranks: %d images of %d on rank 0, %zu bytes all-reduced per step\n", g.size, n,
+               n_all, m->params.n_param * sizeof(real));
+    }
 
     Arena arena;
     arena_init(&arena, 0);
@@ -113,8 +143,13 @@ int cmd_step(int argc, char **argv) {
         if (profile && k == 1) {
             profile_reset();
             wall = 0;
+            allreduce_seconds = 0;
         }
         const double start = profile_now(), cpu = profile_cpu_now();
+        if (g.size > 1) { /* DDP's broadcast_buffers: rank 0's running statistics before each forward */
+            dist_broadcast(&g, m->params.buffer, m->params.n_buffer * sizeof(real), 0);
+            dist_broadcast(&g, m->params.counter, m->params.n_counter * sizeof(int64_t), 0);
+        }
         StepResult r = train_step(m, &t, x, n, h, w, labels, &c, &step);
         const double sec = profile_now() - start;
         wall += sec;
@@ -127,9 +162,12 @@ int cmd_step(int argc, char **argv) {
                (double)profile_peak_rss() / (1 << 20), (double)rss_before / (1 << 20),
                (double)arena.peak / (1 << 20));
         profile_report(stdout, steps > 1 ? steps - 1 : 1, wall);
+        if (g.size > 1)
+            printf("all-reduce %.6f s per step (rank 0, waiting for the slowest rank included)\n",
+                   allreduce_seconds / (steps > 1 ? steps - 1 : 1));
         profile_enable(0);
     }
-    if (grads) {
+    if (grads && g.rank == 0) {
         /* The gradients as the optimizer saw them (after clipping), by parameter name. */
         StWriter gw;
         st_writer_init(&gw);
@@ -143,12 +181,14 @@ int cmd_step(int argc, char **argv) {
         }
         st_writer_commit(&gw, grads);
     }
-    safetensors_save_params(out, &m->params);
+    if (g.rank == 0) safetensors_save_params(out, &m->params);
     tape_free(&t);
     arena_free(&arena);
     free(target);
     free(labels);
     free(x);
     model_free(m);
+    fflush(stdout);
+    dist_finalize();
     return 0;
 }

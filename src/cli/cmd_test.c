@@ -18,6 +18,7 @@
 #include "anomaly/args.h"
 #include "anomaly/csv.h"
 #include "anomaly/dataset.h"
+#include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/npy.h"
 #include "anomaly/tester.h"
@@ -57,6 +58,7 @@ typedef struct Ctx {
     Run *runs;
     int n_runs;
     ProgressStyle progress;
+    DistGroup group;  /* ranks sharing the test set (mpirun -np P) */
 } Ctx;
 
 static int is_dir(const char *path) {
@@ -133,10 +135,26 @@ static real *run_predict(const Ctx *c, const Run *r) {
     real *y = xmalloc(n * (size_t)r->n_labels * sizeof *y, "test logits");
     char what[96];
     snprintf(what, sizeof what, "test %.80s", r->name);
+    /* Each rank predicts a contiguous run of whole batches, so every batch is
+     * the one a single process computes; the logits are gathered in rank
+     * (= image) order. */
+    size_t lo, hi, C = (size_t)r->n_labels;
+    dist_share((n + batch - 1) / batch, c->group.rank, c->group.size, &lo, &hi);
+    lo *= batch;
+    hi = hi * batch < n ? hi * batch : n;
     Progress p;
-    progress_begin(&p, c->progress, what, (n + batch - 1) / batch);
-    tester_predict(m, c->tm.scale, (const char *const *)c->ds.test_path, n, c->tm.img_size, c->tm.batch_size, y, &p);
+    progress_begin(&p, c->progress, what, (hi - lo + batch - 1) / batch);
+    tester_predict(m, c->tm.scale, (const char *const *)c->ds.test_path + lo, hi - lo, c->tm.img_size,
+                   c->tm.batch_size, y + lo * C, &p);
     progress_end(&p);
+    if (c->group.size > 1) {
+        void *all;
+        size_t bytes;
+        dist_allgather(&c->group, y + lo * C, (hi - lo) * C * sizeof *y, &all, &bytes);
+        if (bytes != n * C * sizeof *y) fatal("anomaly test: the ranks' logits do not add up to the test set");
+        memcpy(y, all, bytes);
+        free(all);
+    }
     model_free(m);
     printf("%s: model_%d.safetensors, %zu test images, %.1f s\n", r->name, r->epoch, n, omp_get_wtime() - t0);
     fflush(stdout);
@@ -188,6 +206,12 @@ static void baseline(Ctx *c, const char *folds_flag) {
     }
     int *pred = xmalloc(N * sizeof *pred, "predictions");
     features_mean_argmax(features, c->n_runs, N, C, pred);
+    if (c->group.rank != 0) { /* rank 0 writes */
+        free(pred);
+        free(features);
+        free(folds);
+        return;
+    }
 
     char path[4096];
     make_out_dir(c);
@@ -302,6 +326,15 @@ static void one_class(Ctx *c, const char *base_flag) {
     const char **merged = xmalloc(N * sizeof *merged, "one-class");
     int *claims = xmalloc(N * sizeof *claims, "one-class");
     size_t conflicts = one_class_merge(base, N, (const char *const *const *)pred, c->n_runs, merged, claims);
+    if (c->group.rank != 0) { /* rank 0 writes */
+        for (int i = 0; i < c->n_runs; i++) free(pred[i]);
+        free(pred);
+        free(merged);
+        free(claims);
+        free(base);
+        csv_free(&base_table);
+        return;
+    }
 
     char path[4096 + 300];
     make_out_dir(c);
@@ -376,6 +409,10 @@ int cmd_test(int argc, char **argv) {
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     args_parse("test", usage, specs, argc, argv, NULL, 0);
+    dist_init();
+    const DistGroup world = dist_world();
+    /* Under mpirun every rank predicts its share; rank 0 alone prints and writes. */
+    if (world.rank != 0 && !freopen("/dev/null", "w", stdout)) fatal("anomaly test: cannot silence rank %d", world.rank);
     if (strcmp(device, "cpu") != 0)
         fatal("anomaly test: --device %s: the CUDA path is not built; use --device cpu", device);
     if (img_size < 0 || batch_size < 0 || threads < 0)
@@ -385,7 +422,8 @@ int cmd_test(int argc, char **argv) {
     Ctx c;
     memset(&c, 0, sizeof c);
     c.exp_num = exp_num;
-    c.progress = (ProgressStyle)progress_style_parse(progress);
+    c.progress = world.rank == 0 ? (ProgressStyle)progress_style_parse(progress) : PROGRESS_STYLE_OFF;
+    c.group = world;
     char exp_dir[4096], args_path[4096 + 16], err[1024];
     if (!*exp_num || strchr(exp_num, '/') || !strcmp(exp_num, ".") || !strcmp(exp_num, ".."))
         fatal("anomaly test: --exp_num must name one folder, not '%s'", exp_num);
@@ -418,5 +456,6 @@ int cmd_test(int argc, char **argv) {
     free(c.runs);
     dataset_free(&c.ds);
     if (fflush(stdout) != 0 || ferror(stdout)) fatal("anomaly test: cannot write to standard output");
+    dist_finalize();
     return 0;
 }

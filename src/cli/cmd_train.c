@@ -12,6 +12,7 @@
 
 #include "anomaly/args.h"
 #include "anomaly/csv.h"
+#include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/exact.h"
 #include "anomaly/folds.h"
@@ -24,7 +25,7 @@ typedef struct Flags {
     const char *arcloss, *device, *progress, *pretrained, *folds, *classes, *results, *val_transform;
     const char *arc_targets, *same_padding, *model_path;
     int arch, img_size, batch_size, epochs, aug_ver, patience, fold, smoothing_classes, threads;
-    int resume, skip_bad, multi_gpu, num_workers, ensemble, stop_after_epoch, profile;
+    int resume, skip_bad, multi_gpu, num_workers, ensemble, stop_after_epoch, profile, fold_parallel;
     double lr, weight_decay, lr_factor, clipping, margin, scale;
     long long seed;
 } Flags;
@@ -356,6 +357,7 @@ int cmd_train(int argc, char **argv) {
         {"progress", ARG_STRING, &f.progress, "progress on stderr: auto = a bar on a terminal, else a line every 10 s", "auto|on|off", 0},
         {"profile", ARG_FLAG, &f.profile, "print the time per op type and per layer at the end of each run", NULL, 0},
         {"stop_after_epoch", ARG_INT, &f.stop_after_epoch, "leave after N epochs, as if interrupted (for testing --resume)", NULL, 0},
+        {"fold_parallel", ARG_FLAG, &f.fold_parallel, "under mpirun: each rank trains whole runs (run i on rank i mod P) instead of all ranks sharing each run's batches", NULL, 0},
         {"multi_gpu", ARG_FLAG, &f.multi_gpu, "accepted for compatibility; ignored on the CPU", NULL, 0},
         {"num_workers", ARG_INT, &f.num_workers, "accepted for compatibility; ignored (the loader decodes ahead on its own thread)", NULL, 0},
         {"ensemble", ARG_FLAG, &f.ensemble, "accepted for compatibility; ignored (see anomaly ensemble)", NULL, 0},
@@ -365,6 +367,11 @@ int cmd_train(int argc, char **argv) {
     args_parse("train", "[--exp_num N] [--data_path D] [--model efficientnet --arch 6 | --model resnest ...] [flags]",
                specs, argc, argv, NULL, 0);
     check_flags(&f);
+    dist_init();
+    /* Data-parallel: every rank works on each run; fold-parallel: each rank
+     * on its own runs. Rank 0 writes the experiment's files. */
+    const DistGroup world = dist_world();
+    const int lead = world.rank == 0;
     if (f.threads > 0) omp_set_num_threads(f.threads);
     int one = strcmp(f.train_method, "one_class") == 0, sgd = strcmp(f.optimizer, "SGD") == 0;
     int arcface = strcmp(f.arcloss, "arcface") == 0;
@@ -400,6 +407,14 @@ int cmd_train(int argc, char **argv) {
     c.progress = (ProgressStyle)progress_style_parse(f.progress);
     c.stop_after_epoch = f.stop_after_epoch;
     c.profile = f.profile;
+    c.group = f.fold_parallel ? dist_self() : world;
+    if (!lead) c.progress = PROGRESS_STYLE_OFF;
+    if (c.group.size > 1 && f.batch_size % c.group.size != 0)
+        fatal("anomaly train: --batch_size %d does not split evenly over %d ranks; give a multiple of %d",
+              f.batch_size, c.group.size, c.group.size);
+    if (c.group.size > 1 && f.skip_bad)
+        fatal("anomaly train: --skip_bad_images is not supported data-parallel (the ranks' shards would differ in "
+              "size); use --fold_parallel or one process");
 
     Dataset ds;
     char err[1024];
@@ -471,30 +486,39 @@ int cmd_train(int argc, char **argv) {
     kv_str(&kv, "data_path", f.data_path);
     kv_int(&kv, "exact", exact_mode()); /* a run continues in the mode it began in */
 
-    /* Nothing is written before this point. */
-    make_dirs(exp);
-    path_printf(path, sizeof path, "%s/train_args.csv", exp);
-    train_args_sync(path, &kv);
-    path_printf(path, sizeof path, "%s/labels.csv", exp);
-    labels_sync(path, (const char *const *)ds.labels, ds.n_labels);
-    if (made) {
-        folds_write(folds_path, &folds);
-        printf("no %s/%d-Fold_idx.npy: wrote %d stratified folds (seed %lld) to %s\n", f.data_path, f.fold, f.fold,
-               f.seed, folds_path);
+    /* Nothing is written before this point (by any rank). */
+    dist_barrier(&world);
+    if (lead) {
+        make_dirs(exp);
+        path_printf(path, sizeof path, "%s/train_args.csv", exp);
+        train_args_sync(path, &kv);
+        path_printf(path, sizeof path, "%s/labels.csv", exp);
+        labels_sync(path, (const char *const *)ds.labels, ds.n_labels);
+        if (made) {
+            folds_write(folds_path, &folds);
+            printf("no %s/%d-Fold_idx.npy: wrote %d stratified folds (seed %lld) to %s\n", f.data_path, f.fold,
+                   f.fold, f.seed, folds_path);
+        }
     }
+    dist_barrier(&world);
     int interrupted = 0;
+    const int writer = c.group.rank == 0;
     for (int i = 0; i < runs.n && !interrupted; i++) {
         const TrainRun *r = &runs.v[i].run;
-        make_dirs(r->dir);
-        if (one) {
+        if (f.fold_parallel && i % world.size != world.rank) continue;
+        if (writer) make_dirs(r->dir);
+        if (one && writer) {
             path_printf(path, sizeof path, "%s/labels.csv", r->dir);
             labels_sync(path, r->names, r->n_names);
         }
         interrupted = trainer_train_run(&c, &ds, r) == RUN_INTERRUPTED;
     }
-    if (interrupted) printf("stopped after %d epoch(s) as asked; continue with --resume\n", f.stop_after_epoch);
+    if (interrupted && writer)
+        printf("stopped after %d epoch(s) as asked; continue with --resume\n", f.stop_after_epoch);
     free_runs(&runs);
     if (!one) folds_free(&folds);
     dataset_free(&ds);
+    fflush(stdout);
+    dist_finalize();
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/image.h"
 #include "anomaly/rng.h"
@@ -100,6 +101,12 @@ static void fill(Loader *L, Slot *s, size_t number, int team) {
     size_t B = (size_t)c->batch_size, start = number * B;
     size_t cnt = L->n_order - start < B ? L->n_order - start : B;
     size_t plane = (size_t)3 * (size_t)c->img_size * (size_t)c->img_size;
+    if (c->shards > 1) {
+        size_t lo, hi;
+        dist_share(cnt, c->shard, c->shards, &lo, &hi);
+        start += lo;
+        cnt = hi - lo;
+    }
     s->n_want = (int)cnt;
     for (size_t i = 0; i < cnt; i++) s->want[i] = L->order[start + i];
 #pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (cnt > 1 && team > 1)
@@ -184,6 +191,8 @@ Loader *loader_create(const LoaderConfig *cfg, const char *const *paths, const i
     if (cfg->batch_size < 1) fatal("loader: batch_size must be positive, not %d", cfg->batch_size);
     if (cfg->aug_ver < 0 || cfg->aug_ver > 2) fatal("loader: aug_ver must be 0, 1 or 2, not %d", cfg->aug_ver);
     if (cfg->decode_threads < 0) fatal("loader: decode_threads must be >= 0, not %d", cfg->decode_threads);
+    if (cfg->shards > 1 && (cfg->shard < 0 || cfg->shard >= cfg->shards))
+        fatal("loader: shard %d of %d does not exist", cfg->shard, cfg->shards);
     Loader *L = xcalloc(1, sizeof *L, "loader");
     L->cfg = *cfg;
     L->paths = paths;

@@ -74,6 +74,7 @@ StepResult train_step(Model *m, Tape *t, real *x, int n, int h, int w, const int
     t->recording = 1;
     params_zero_grad(p);
     StepResult r = loss_forward(m, t, x, n, h, w, labels, c);
+    if (c->reduce_grad) c->reduce_grad(c->reduce_ctx, p->grad, p->n_param);
     r.grad_norm = c->clipping > 0 ? clip_grad_norm(p->grad, p->n_param, c->clipping)
                                   : grad_global_norm(p->grad, p->n_param);
     params_alloc_moments(p);

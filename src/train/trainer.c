@@ -2,6 +2,7 @@
 #include "anomaly/trainer.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,12 +12,14 @@
 #include <unistd.h>
 
 #include "anomaly/atomic_file.h"
+#include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/loader.h"
 #include "anomaly/metrics.h"
 #include "anomaly/profile.h"
 #include "anomaly/safetensors.h"
 
+#define STATE_DTYPE (REAL_BITS == 64 ? ST_F64 : ST_F32)
 #define LOG_HEADER "epoch,train_loss,train_f1,val_loss,val_f1,lr,seconds,saved\n"
 
 /* ---- rules ---- */
@@ -151,7 +154,8 @@ static double now_seconds(void) {
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
 /* Removes what a killed run may have left beyond its last state: checkpoints
- * of later epochs and the temporaries of interrupted writes. */
+ * of later epochs, rank states of other epochs and the temporaries of
+ * interrupted writes. */
 static void clean_run_dir(const char *dir, int keep_epochs) {
     DIR *d = opendir(dir);
     if (!d) fatal("cannot read the run directory %s: %s", dir, strerror(errno));
@@ -163,6 +167,8 @@ static void clean_run_dir(const char *dir, int keep_epochs) {
         int stale = strstr(name, ".tmp.") != NULL;
         if (!stale && sscanf(name, "model_%d.safetensors%n", &epoch, &end) == 1 && name[end] == '\0')
             stale = epoch > keep_epochs;
+        else if (!stale && sscanf(name, "rank_state_%d.safetensors%n", &epoch, &end) == 1 && name[end] == '\0')
+            stale = epoch != keep_epochs;
         if (!stale) continue;
         path_printf(path, sizeof path, "%s/%s", dir, name);
         if (remove(path) != 0) fatal("cannot remove %s: %s", path, strerror(errno));
@@ -211,7 +217,133 @@ typedef struct RunCtx {
     int per_batch;       /* targets decided per batch */
     int null_label;
     int *truth, *pred;   /* [largest subset] */
+    DistGroup g;         /* data-parallel ranks */
+    int lead;            /* rank 0: writes and prints */
+    int local_batch;     /* images of a full train batch on this rank */
 } RunCtx;
+
+/* ---- data-parallel pieces ---- */
+
+static void average_grad(void *ctx, real *grad, size_t n) { dist_average((const DistGroup *)ctx, grad, n); }
+
+/* The pass's numbers over all ranks: per[nb][2] holds this rank's loss sum
+ * and image count of each batch, truth/pred its n predictions. Every rank
+ * gets the same result: batch losses summed in rank order over the shards,
+ * divided by the batch's images; F1 over every rank's predictions. */
+static Pass reduce_pass(RunCtx *x, const double *per, size_t nb, size_t n) {
+    Pass r = {0, 0, 0};
+    void *all;
+    size_t bytes;
+    dist_allgather(&x->g, per, 2 * nb * sizeof *per, &all, &bytes);
+    const double *a = all;
+    double sum = 0;
+    size_t batches = 0;
+    for (size_t k = 0; k < nb; k++) {
+        double loss = 0, images = 0;
+        for (int q = 0; q < x->g.size; q++) {
+            loss += a[(size_t)q * 2 * nb + 2 * k];
+            images += a[(size_t)q * 2 * nb + 2 * k + 1];
+        }
+        if (images > 0) {
+            sum += loss / images;
+            batches++;
+        }
+    }
+    free(all);
+    int *pairs = xmalloc((n ? n : 1) * 2 * sizeof *pairs, "epoch predictions");
+    for (size_t i = 0; i < n; i++) {
+        pairs[2 * i] = x->truth[i];
+        pairs[2 * i + 1] = x->pred[i];
+    }
+    dist_allgather(&x->g, pairs, 2 * n * sizeof *pairs, &all, &bytes);
+    free(pairs);
+    r.images = bytes / (2 * sizeof *pairs);
+    int *truth = xmalloc((r.images ? r.images : 1) * 2 * sizeof *truth, "epoch predictions"), *pred = truth + r.images;
+    const int *b = all;
+    for (size_t i = 0; i < r.images; i++) {
+        truth[i] = b[2 * i];
+        pred[i] = b[2 * i + 1];
+    }
+    free(all);
+    r.loss = batches ? sum / (double)batches : NAN;
+    r.f1 = macro_f1(truth, pred, r.images, x->run->n_names);
+    free(truth);
+    return r;
+}
+
+/* DDP's rule for buffers (broadcast_buffers, its default): before every
+ * forward pass rank 0's BatchNorm running statistics and counters overwrite
+ * the other ranks' own, so validation uses the statistics the checkpoints
+ * hold, and no rank's buffers outlive a step. */
+static void sync_buffers(RunCtx *x) {
+    if (x->g.size == 1) return;
+    ParamTable *t = &x->m->params;
+    dist_broadcast(&x->g, t->buffer, t->n_buffer * sizeof *t->buffer, 0);
+    dist_broadcast(&x->g, t->counter, t->n_counter * sizeof *t->counter, 0);
+}
+
+/* rank_state_{epoch}.safetensors: what ranks 1..P-1 keep for themselves,
+ * their dropout streams (rank{r}.rng), written by rank 0. */
+static void rank_state_path(char *buf, size_t len, const char *dir, int epoch) {
+    path_printf(buf, len, "%s/rank_state_%d.safetensors", dir, epoch);
+}
+
+static void save_rank_state(RunCtx *x, int epoch) {
+    void *all;
+    size_t bytes;
+    dist_allgather(&x->g, x->m->rng.s, sizeof x->m->rng.s, &all, &bytes);
+    if (x->lead) {
+        StWriter w;
+        st_writer_init(&w);
+        char v[32], name[64];
+        snprintf(v, sizeof v, "%d", x->g.size);
+        st_writer_meta(&w, "ranks", v);
+        snprintf(v, sizeof v, "%d", epoch);
+        st_writer_meta(&w, "epoch", v);
+        for (int q = 1; q < x->g.size; q++) {
+            int64_t shape[1] = {4};
+            snprintf(name, sizeof name, "rank%d.rng", q);
+            st_writer_add_raw(&w, name, ST_I64, (const unsigned char *)all + (size_t)q * sizeof x->m->rng.s, 1,
+                              shape);
+        }
+        char path[4096];
+        rank_state_path(path, sizeof path, x->run->dir, epoch);
+        st_writer_commit(&w, path);
+        st_writer_free(&w);
+    }
+    free(all);
+}
+
+/* A resumed run continues with the ranks it had: rank r > 0 takes back its
+ * dropout stream; a change of P is refused. */
+static void load_rank_state(RunCtx *x, int epoch) {
+    char path[4096], err[1024], name[64];
+    rank_state_path(path, sizeof path, x->run->dir, epoch);
+    int here = access(path, F_OK) == 0;
+    if (x->g.size == 1) {
+        if (here) fatal("cannot resume: %s: the run was trained data-parallel; resume it with the same mpirun -np", path);
+        return;
+    }
+    if (!here)
+        fatal("cannot resume with %d ranks: %s is missing (the run was trained by one process; resume it so)",
+              x->g.size, path);
+    SafeTensors st;
+    if (safetensors_open(path, &st, err, sizeof err)) fatal("cannot resume: %s", err);
+    const char *ranks = safetensors_meta(&st, "ranks");
+    if (!ranks || atoi(ranks) != x->g.size)
+        fatal("cannot resume: %s was written by %s ranks, this job has %d; resume with the same mpirun -np", path,
+              ranks ? ranks : "?", x->g.size);
+    if (x->g.rank > 0) {
+        snprintf(name, sizeof name, "rank%d.rng", x->g.rank);
+        const StTensor *r = safetensors_find(&st, name);
+        int64_t rng[4];
+        if (!r || r->numel != 4 || st_tensor_to_i64(r, rng))
+            fatal("cannot resume: %s lacks the dropout stream of rank %d", path, x->g.rank);
+        for (int k = 0; k < 4; k++) x->m->rng.s[k] = (uint64_t)rng[k];
+    }
+    safetensors_close(&st);
+}
+
 
 static Pass run_pass(RunCtx *x, Loader *L, int epoch, int train, TrainState *s) {
     const TrainRun *run = x->run;
@@ -219,13 +351,16 @@ static Pass run_pass(RunCtx *x, Loader *L, int epoch, int train, TrainState *s) 
     char what[128];
     snprintf(what, sizeof what, "%s epoch %d/%d %s", run->title, epoch, x->c->epochs, train ? "train" : "val");
     loader_start_epoch(L, epoch);
+    const size_t nb = loader_num_batches(L);
+    double *per = x->g.size > 1 ? xcalloc(2 * (nb ? nb : 1), sizeof *per, "batch losses") : NULL;
     Progress p;
-    progress_begin(&p, x->c->progress, what, loader_num_batches(L));
+    progress_begin(&p, x->lead ? x->c->progress : PROGRESS_STYLE_OFF, what, nb);
     double sum = 0;
     size_t batches = 0;
     const Batch *b;
+    if (!train) sync_buffers(x); /* eval changes no buffer: once is enough */
     while ((b = loader_next(L)) != NULL) {
-        if (train && b->n < 2 && x->c->batch_size > 1) {
+        if (train && b->n < 2 && b->n < x->local_batch) {
             /* Only after skipped images; BatchNorm statistics need two samples. */
             warn("%s: a batch of one image left after skipping unreadable ones is not trained on", what);
             continue;
@@ -233,6 +368,7 @@ static Pass run_pass(RunCtx *x, Loader *L, int epoch, int train, TrainState *s) 
         if (x->per_batch) arc_targets_batch(x->targets, run->n_names, b->label, b->n, x->null_label);
         StepResult sr;
         if (train) {
+            sync_buffers(x);
             sr = train_step(x->m, &x->tape, b->x, b->n, b->size, b->size, b->label, &x->sc, &s->step);
         } else {
             tape_reset(&x->tape);
@@ -247,10 +383,19 @@ static Pass run_pass(RunCtx *x, Loader *L, int epoch, int train, TrainState *s) 
         }
         sum += sr.loss;
         batches++;
+        if (per) {
+            per[2 * b->number] = sr.loss * b->n;
+            per[2 * b->number + 1] = b->n;
+        }
         r.images += (size_t)b->n;
         progress_update(&p, b->number + 1, r.images);
     }
     progress_end(&p);
+    if (per) {
+        r = reduce_pass(x, per, nb, r.images);
+        free(per);
+        return r;
+    }
     r.loss = batches ? sum / (double)batches : NAN;
     r.f1 = macro_f1(x->truth, x->pred, r.images, run->n_names);
     return r;
@@ -261,11 +406,13 @@ static Pass run_pass(RunCtx *x, Loader *L, int epoch, int train, TrainState *s) 
 static void start_fresh(RunCtx *x, TrainState *s) {
     const TrainConfig *c = x->c;
     model_init(x->m, x->run->seed);
+    /* Each rank its own dropout masks; rank 0 keeps the single-process stream. */
+    if (x->g.rank > 0) rng_stream(&x->m->rng, x->run->seed, 0x64726f70 /* "drop" */, (uint64_t)x->g.rank);
     if (c->pretrained) {
         char err[1024];
         int head = 0;
         if (load_pretrained(c->pretrained, x->m, &head, err, sizeof err)) fatal("%s", err);
-        if (!head)
+        if (!head && x->lead)
             printf("%s: the head of %s does not fit %d classes; it starts from its initialisation\n", x->run->title,
                    c->pretrained, x->run->n_names);
     }
@@ -312,10 +459,17 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     path_printf(state_path, sizeof state_path, "%s/train_state.safetensors", run->dir);
     path_printf(done_path, sizeof done_path, "%s/done", run->dir);
     path_printf(log_path, sizeof log_path, "%s/log.csv", run->dir);
+    const DistGroup g = c->group.size > 0 ? c->group : dist_self();
+    const int lead = g.rank == 0;
     if (c->resume && file_exists(done_path)) {
-        printf("%s: finished before (%s), skipped\n", run->title, done_path);
+        if (lead) printf("%s: finished before (%s), skipped\n", run->title, done_path);
         return RUN_SKIPPED;
     }
+    if (c->batch_size % g.size != 0)
+        fatal("%s: --batch_size %d does not split evenly over %d ranks", run->title, c->batch_size, g.size);
+    if (g.size > 1 && c->skip_bad)
+        fatal("%s: --skip_bad_images is not supported data-parallel (the ranks' shards would differ in size)",
+              run->title);
     if (run->n_train < (size_t)c->batch_size)
         fatal("%s: %zu train images, fewer than --batch_size %d: not one batch to train on (the last partial "
               "batch is dropped)", run->title, run->n_train, c->batch_size);
@@ -323,6 +477,9 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     memset(&x, 0, sizeof x);
     x.c = c;
     x.run = run;
+    x.g = g;
+    x.lead = lead;
+    x.local_batch = c->batch_size / g.size;
     ModelConfig mc = c->model;
     mc.num_classes = run->n_names;
     x.m = model_create(&mc);
@@ -330,17 +487,24 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     if (c->resume && file_exists(state_path)) {
         char err[1024];
         if (train_state_load(state_path, &s, x.m, err, sizeof err)) fatal("cannot resume: %s", err);
-        printf("%s: resuming after epoch %d (%s)\n", run->title, s.epoch, run->dir);
+        load_rank_state(&x, s.epoch);
+        if (lead) printf("%s: resuming after epoch %d (%s)\n", run->title, s.epoch, run->dir);
     } else {
         char val[64] = "no validation";
         if (run->n_val) snprintf(val, sizeof val, "%zu validation images", run->n_val);
-        printf("%s: %s, %d classes, %zu train images, %s, seed %llu -> %s\n", run->title, mc.name, run->n_names,
-               run->n_train, val, (unsigned long long)run->seed, run->dir);
+        if (lead) {
+            printf("%s: %s, %d classes, %zu train images, %s, seed %llu -> %s", run->title, mc.name, run->n_names,
+                   run->n_train, val, (unsigned long long)run->seed, run->dir);
+            if (g.size > 1) printf(", data-parallel over %d ranks (%d images each)", g.size, x.local_batch);
+            printf("\n");
+        }
         start_fresh(&x, &s);
     }
     fflush(stdout);
-    clean_run_dir(run->dir, s.epoch);
-    write_text(log_path, LOG_HEADER, s.log);
+    if (lead) {
+        clean_run_dir(run->dir, s.epoch);
+        write_text(log_path, LOG_HEADER, s.log);
+    }
 
     /* --profile: every op of this run (validation included), per training
      * step; reported before the model (which owns the layer names) is freed. */
@@ -352,6 +516,10 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     }
 
     x.sc = c->step;
+    if (g.size > 1) {
+        x.sc.reduce_grad = average_grad;
+        x.sc.reduce_ctx = &x.g;
+    }
     x.null_label = -1;
     for (int l = 0; l < run->n_names; l++)
         if (strcmp(run->names[l], "null") == 0) x.null_label = l;
@@ -372,6 +540,8 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     tc.aug_ver = c->aug_ver;
     tc.skip_bad = c->skip_bad;
     tc.seed = s.seed;
+    tc.shard = g.rank;
+    tc.shards = g.size;
     Loader *train = loader_create(&tc, (const char *const *)ds->train_path, run->labels, ds->n_train,
                                   run->train_idx, run->n_train);
     Loader *val = NULL;
@@ -380,6 +550,8 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
         vc.aug_ver = c->val_aug_ver;
         vc.skip_bad = c->skip_bad;
         vc.seed = s.seed;
+        vc.shard = g.rank;
+        vc.shards = g.size;
         val = loader_create(&vc, (const char *const *)ds->train_path, run->labels, ds->n_train, run->val_idx,
                             run->n_val);
     }
@@ -396,7 +568,7 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
         if (val) va = run_pass(&x, val, epoch, 0, &s);
         int d = epoch_rule_update(&s.rule, tr.loss, tr.f1, va.loss);
         sched_step(&s.sched, val ? va.loss : tr.loss);
-        if (d & EPOCH_SAVE) {
+        if ((d & EPOCH_SAVE) && lead) {
             path_printf(path, sizeof path, "%s/model_%d.safetensors", run->dir, epoch);
             safetensors_save_params(path, &x.m->params);
         }
@@ -412,18 +584,25 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
         s.epoch = epoch;
         s.finished = (d & EPOCH_STOP) || epoch >= c->epochs;
         remember_bad_images(&s, ds->n_train, train, val);
-        train_state_save(state_path, &s, x.m);
-        write_text(log_path, LOG_HEADER, s.log);
-        printf("%s epoch %d/%d train_loss %.4f train_f1 %.4f", run->title, epoch, c->epochs, tr.loss, tr.f1);
-        if (val) printf(" val_loss %.4f val_f1 %.4f", va.loss, va.f1);
-        printf(" lr %g %.1fs%s\n", lr, secs, (d & EPOCH_SAVE) ? " saved" : "");
+        if (g.size > 1) save_rank_state(&x, epoch);
+        if (lead) {
+            train_state_save(state_path, &s, x.m);
+            write_text(log_path, LOG_HEADER, s.log);
+            if (g.size > 1) {
+                rank_state_path(path, sizeof path, run->dir, epoch - 1);
+                if (file_exists(path) && remove(path) != 0) fatal("cannot remove %s: %s", path, strerror(errno));
+            }
+        }
+        if (lead) printf("%s epoch %d/%d train_loss %.4f train_f1 %.4f", run->title, epoch, c->epochs, tr.loss, tr.f1);
+        if (val && lead) printf(" val_loss %.4f val_f1 %.4f", va.loss, va.f1);
+        if (lead) printf(" lr %g %.1fs%s\n", lr, secs, (d & EPOCH_SAVE) ? " saved" : "");
         fflush(stdout);
         if (++here == c->stop_after_epoch && !s.finished) {
             status = RUN_INTERRUPTED;
             break;
         }
     }
-    if (s.finished) {
+    if (s.finished && lead) {
         write_text(done_path, "", "");
         printf("%s: done after %d epoch%s%s\n", run->title, s.epoch, s.epoch == 1 ? "" : "s",
                s.epoch < c->epochs ? (run->n_val ? " (early stop)" : " (stopped)") : "");
@@ -437,9 +616,12 @@ int trainer_train_run(const TrainConfig *c, const Dataset *ds, const TrainRun *r
     free(x.pred);
     free(x.targets);
     if (c->profile) {
-        printf("%s: profile over %ld training steps (validation included)\n", run->title, s.step - profile_step0);
-        profile_report(stdout, s.step > profile_step0 ? (int)(s.step - profile_step0) : 1,
-                       profile_now() - profile_t0);
+        if (lead) {
+            printf("%s: profile over %ld training steps (validation included)\n", run->title,
+                   s.step - profile_step0);
+            profile_report(stdout, s.step > profile_step0 ? (int)(s.step - profile_step0) : 1,
+                           profile_now() - profile_t0);
+        }
         profile_enable(0);
     }
     train_state_free(&s);
