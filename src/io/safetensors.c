@@ -298,6 +298,27 @@ const StTensor *safetensors_find(const SafeTensors *st, const char *name) {
     return NULL;
 }
 
+const StTensor *safetensors_find_param(const SafeTensors *st, const char *name) {
+    const StTensor *t = safetensors_find(st, name);
+    if (t || strchr(name, '.')) return t;
+    char alias[PARAM_NAME_MAX + 8];
+    if ((size_t)snprintf(alias, sizeof alias, "%s.weight", name) >= sizeof alias) return NULL;
+    return safetensors_find(st, alias);
+}
+
+/* The table entry a file's tensor is read into (see safetensors_find_param),
+ * or -1. */
+static int param_of_file_name(const ParamTable *t, const char *name) {
+    int i = params_find(t, name);
+    size_t n = strlen(name);
+    if (i >= 0 || n <= 7 || strcmp(name + n - 7, ".weight") != 0) return i;
+    char bare[PARAM_NAME_MAX + 1];
+    if (n - 7 >= sizeof bare) return -1;
+    memcpy(bare, name, n - 7);
+    bare[n - 7] = 0;
+    return strchr(bare, '.') ? -1 : params_find(t, bare);
+}
+
 const char *safetensors_meta(const SafeTensors *st, const char *key) {
     for (int i = 0; i < st->n_meta; i++)
         if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
@@ -515,7 +536,7 @@ int safetensors_read_params(const char *path, ParamTable *t, char *err, size_t e
     int rc = 0;
     for (int i = 0; i < t->count && !rc; i++) {
         const ParamEntry *p = &t->entries[i];
-        const StTensor *s = match[i] = safetensors_find(&st, p->name);
+        const StTensor *s = match[i] = safetensors_find_param(&st, p->name);
         if (!s) {
             rc = set_err(err, errlen, path, "missing key '%s' (the model has %d tensors, the file %d)",
                          p->name, t->count, st.count);
@@ -539,9 +560,14 @@ int safetensors_read_params(const char *path, ParamTable *t, char *err, size_t e
                          p->kind == PARAM_COUNTER ? "I64" : "F32 or F64");
         }
     }
-    for (int i = 0; i < st.count && !rc; i++)
-        if (params_find(t, st.tensors[i].name) < 0)
+    for (int i = 0; i < st.count && !rc; i++) {
+        int j = param_of_file_name(t, st.tensors[i].name);
+        if (j < 0)
             rc = set_err(err, errlen, path, "unexpected key '%s' (not in the model)", st.tensors[i].name);
+        else if (match[j] != &st.tensors[i])
+            rc = set_err(err, errlen, path, "'%s' and '%s.weight' are both present", t->entries[j].name,
+                         t->entries[j].name);
+    }
     for (int i = 0; i < t->count && !rc; i++) {
         if (t->entries[i].kind == PARAM_COUNTER) st_tensor_to_i64(match[i], params_counter(t, i));
         else st_tensor_to_real(match[i], params_data(t, i));

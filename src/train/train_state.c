@@ -258,7 +258,7 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
     int rc = 0, head_ok = 1, n_head_model = 0, n_head_file = 0;
     for (int i = 0; i < t->count && !rc; i++) {
         const ParamEntry *e = &t->entries[i];
-        const StTensor *x = safetensors_find(&st, e->name);
+        const StTensor *x = safetensors_find_param(&st, e->name);
         int head = strncmp(e->name, last, hlen) == 0;
         n_head_model += head;
         if (head) {
@@ -281,7 +281,7 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
         head_ok = head_ok && n_head_file == n_head_model;
         for (int i = 0; i < t->count; i++)
             if (head_ok || strncmp(t->entries[i].name, last, hlen) != 0)
-                copy_tensor(safetensors_find(&st, t->entries[i].name), t, i, NULL);
+                copy_tensor(safetensors_find_param(&st, t->entries[i].name), t, i, NULL);
         *head_loaded = head_ok;
     }
     safetensors_close(&st);
