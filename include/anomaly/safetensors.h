@@ -56,7 +56,11 @@ size_t st_dtype_size(StDtype d);
 /* Parses a dtype name; -1 if unknown. */
 int st_dtype_parse(const char *name, StDtype *d);
 
-/* Reads and validates a file. Returns 0, or -1 with "<path>: <problem>" in err. */
+/* Reads and validates a file. A PyTorch torch.save file (zip format,
+ * detected by its content) is read too: its state dict (or lone tensor,
+ * named "tensor") becomes the tensors, gathered into C order, with the
+ * pickle read by a restricted reader that refuses any global beyond what a
+ * tensor state dict needs. Returns 0, or -1 with "<path>: <problem>" in err. */
 int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen);
 /* Same on a buffer already in memory (takes ownership of bytes, freed by close). */
 int safetensors_parse(const char *path, unsigned char *bytes, size_t size, SafeTensors *st,

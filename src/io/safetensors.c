@@ -2,6 +2,7 @@
 #include "anomaly/atomic_file.h"
 #include "anomaly/error.h"
 #include "anomaly/json.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -275,6 +276,15 @@ int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen
         return set_err(err, errlen, path, "read error");
     }
     fclose(fp);
+    if (pth_is_zip(bytes, size)) { /* a torch.save file, whatever its name */
+        unsigned char *converted;
+        size_t n;
+        int rc = pth_to_safetensors(path, bytes, size, &converted, &n, err, errlen);
+        free(bytes);
+        if (rc) return -1;
+        bytes = converted;
+        size = n;
+    }
     return safetensors_parse(path, bytes, size, st, err, errlen);
 }
 
