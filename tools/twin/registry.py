@@ -175,7 +175,8 @@ def capture(model, x, names=None):
     names = dump_names(model) if names is None else names
     mods = dict(model.named_modules())
     # a bare-parameter head has no module to hook: its output is the model's
-    bare = model.head_name if isinstance(getattr(model, model.head_name, None), nn.Parameter) else None
+    head = getattr(model, "head_name", None)
+    bare = head if head and isinstance(getattr(model, head, None), nn.Parameter) else None
     missing = [n for n in names if n not in mods and n != bare]
     if missing:
         raise KeyError(f"no such module: {', '.join(missing)}")
