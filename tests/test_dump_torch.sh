@@ -3,9 +3,10 @@
 # tools/dump_torch.py on the same weights and input, anomaly compare. Every
 # module must be OK in float32 for efficientnet-b0 (static and dynamic
 # padding, and the ArcFace head under `_fc`), resnext50_32x4d and
-# resnest50d_4s2x40d on CPU. dump_torch.py uses the seed's packages
-# (efficientnet_pytorch, timm) when installed, else the project's twin; each
-# line says which. Skipped without python3-torch.
+# resnest50d_4s2x40d on CPU; for b0 also one train-mode pass's gradients
+# (anomaly step --grads, compare --global_scale). dump_torch.py uses the
+# seed's packages (efficientnet_pytorch, timm) when installed, else the
+# project's twin; each line says which. Skipped without python3-torch.
 set -u
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -47,11 +48,26 @@ for c in $cases; do
     summary=$(grep '^compare:' clog | sed 's/ (ours.st).*//; s/ (theirs.st)//')
     worst=$(grep '^OK ' clog | awk '{for (i = 1; i <= NF; i++) if ($i == "rel") print $(i + 1)}' | sort -g | tail -n 1)
     n=$(grep -c '^OK ' clog)
+    grads=""
+    if [[ $model == efficientnet* ]] && [ $rc -eq 0 ]; then
+        # one train-mode pass's gradients too (ArcFace: with its margin, ce)
+        lflags=(--criterion smoothing)
+        [ -n "$arc" ] && lflags=(--criterion ce --arcloss arcface)
+        "$py" -c "import numpy as np; np.save('l.npy', np.array([1, 4], dtype=np.int64))"
+        "$bin" step "${flags[@]}" --weights w.safetensors --input x.npy --labels l.npy "${lflags[@]}" --dropout 0 \
+            --drop_connect 0 --clipping 0 --weight_decay 0 --arc_targets all --optimizer SGD --lr 0 \
+            --out w2.safetensors --grads g_ours.st > log 2>&1 || rc=3
+        "$py" "$repo/tools/dump_torch.py" "${flags[@]}" --weights w.safetensors --input x.npy --out theirs2.st \
+            --labels l.npy "${lflags[@]}" --grads g_theirs.st > dlog2 2>&1 || rc=4
+        [ $rc -eq 0 ] && { "$bin" compare g_ours.st g_theirs.st --global_scale > glog 2>&1 || rc=5; }
+        grads=", $(grep -c '^OK ' glog 2>/dev/null) gradients OK"
+    fi
     if [ $rc -eq 0 ] && [ "$n" -gt 20 ] && "$bin" compare y.npy yt.npy > /dev/null 2>&1; then
-        echo "ok $name: $n modules OK, worst max rel $worst ($impl)"
+        echo "ok $name: $n modules OK, worst max rel $worst$grads ($impl)"
     else
-        grep -v '^OK ' clog | head -n 5 | sed 's/^/  /'
-        echo "FAIL $name: compare exit $rc: $summary ($impl)"
+        grep -hv '^OK ' clog glog 2>/dev/null | head -n 5 | sed 's/^/  /'
+        tail -qn 1 log dlog2 2>/dev/null | sed 's/^/  /'
+        echo "FAIL $name: status $rc (3 step, 4 dump_torch --grads, 5 gradients differ): $summary ($impl)"
         failed=1
     fi
 done

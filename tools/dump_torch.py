@@ -22,6 +22,12 @@ W is one of our checkpoints (safetensors) or a PyTorch .pth state dict
 are stored as [N, C], as ours are. Eval mode; on CUDA, TF32 is switched off
 (it would differ by about 1e-3) unless --allow_tf32. --logits Y.npy also
 writes the model's logits (ArcFace: scale * cos).
+
+--grads G.st --labels L.npy: then one train-mode pass (batch statistics,
+dropout and drop-connect off) of the loss on the batch, and every
+parameter's gradient under its state-dict name: what
+`anomaly step ... --dropout 0 --drop_connect 0 --clipping 0 --weight_decay 0
+--arc_targets all --grads G.st` writes (--criterion ce|smoothing, --arcloss).
 """
 import argparse
 import collections
@@ -73,20 +79,71 @@ class ArcHead(nn.Module):
         return F.linear(F.normalize(x, dim=1), F.normalize(self.weight, dim=1))
 
 
-def build_real(pkg, a):
+def build_real(pkg, a, train=False):
     if family(a.model) == "efficientnet":
         size = None if a.same_padding == "dynamic" else (a.image_size or None)
         over = {"num_classes": a.num_classes}
+        if train:
+            over.update(dropout_rate=0.0, drop_connect_rate=0.0)
         if a.same_padding == "dynamic" or size:
             over["image_size"] = size
         model = pkg.EfficientNet.from_name(a.model, **over)
         head, features = "_fc", model._fc.in_features
     else:
-        model = pkg.create_model(a.model, pretrained=False, num_classes=a.num_classes)
+        extra = {"drop_rate": 0.0, "drop_path_rate": 0.0} if train else {}
+        model = pkg.create_model(a.model, pretrained=False, num_classes=a.num_classes, **extra)
         head, features = "fc", model.fc.in_features
     if a.arcface:
         setattr(model, head, ArcHead(features, a.num_classes))
     return model
+
+
+def make_model(pkg, a, sd, train=False):
+    """The model with the weights loaded: the twin (pkg None) or the real one."""
+    drop = 0.0 if train else None
+    if pkg is None:
+        twin = registry.build(a.model, a.num_classes, arcface=a.arcface, same_padding=a.same_padding,
+                              image_size=a.image_size or None, arc_scale=a.scale, dropout=drop,
+                              drop_connect=drop)
+        return registry.load_into(twin, sd)
+    model = build_real(pkg, a, train)
+    if a.arcface and "_fc" in sd:  # our bare parameter is the ArcHead's weight
+        sd = collections.OrderedDict(("_fc.weight" if k == "_fc" else k, v) for k, v in sd.items())
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        fail(f"{a.weights} does not fit {pkg.__name__}'s {a.model}: {e}")
+    return model
+
+
+def write_grads(model, x, a):
+    """One train-mode pass of the loss; every parameter's gradient."""
+    try:
+        labels = torch.from_numpy(np.load(a.labels)).to(a.device)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {a.labels}: {e}")
+    if labels.dtype != torch.int64 or tuple(labels.shape) != (x.shape[0],):
+        fail(f"{a.labels}: expected int64 [{x.shape[0]}], got {labels.dtype} {tuple(labels.shape)}")
+    out = model(x)
+    if a.arcface:
+        # ArcFace: the margin on the true class's angle (every sample: --arc_targets all)
+        margin = a.margin if a.arcloss == "arcface" else 0.0
+        theta = torch.acos(torch.clamp(out, -1, 1))
+        out = a.scale * torch.cos(theta + margin * F.one_hot(labels, a.num_classes).to(out.dtype))
+    if a.criterion == "ce":
+        loss = F.cross_entropy(out, labels)
+    else:
+        eps = 0.1
+        q = torch.full_like(out, eps / (a.num_classes - 1))
+        q.scatter_(1, labels[:, None], 1 - eps)
+        loss = (-(q * F.log_softmax(out, dim=1)).sum(1)).mean()
+    loss.backward()
+    grads = collections.OrderedDict()
+    for n, p in model.named_parameters():
+        name = "_fc" if a.arcface and n == "_fc.weight" and family(a.model) == "efficientnet" else n
+        grads[name] = p.grad.detach().float().cpu().numpy()
+    safetensors_py.save(a.grads, grads, {"model": a.model, "loss": f"{loss.item():.9g}"})
+    print(f"wrote {a.grads}: {len(grads)} gradients, loss {loss.item():.9g}")
 
 
 def load_weights(path):
@@ -119,6 +176,11 @@ def main(argv=None):
     ap.add_argument("--impl", choices=("auto", "real", "twin"), default="auto",
                     help="the seed's packages (real), the project's twin, or real when installed (auto)")
     ap.add_argument("--allow_tf32", action="store_true", help="keep CUDA's TF32 convolutions and matmuls")
+    ap.add_argument("--grads", help="also write one train-mode pass's gradients here (needs --labels)")
+    ap.add_argument("--labels", help="int64 [N] .npy of class indices, for --grads")
+    ap.add_argument("--criterion", choices=("ce", "smoothing"), default="smoothing")
+    ap.add_argument("--arcloss", choices=("none", "arcface"), default="none")
+    ap.add_argument("--margin", type=float, default=0.1)
     a = ap.parse_args(argv)
     if a.model not in registry.NAMES:
         fail(f"unknown model {a.model!r}; known: {', '.join(registry.NAMES)}")
@@ -126,27 +188,19 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
 
+    if a.grads and not a.labels:
+        fail("--grads needs --labels")
     pkg = None if a.impl == "twin" else real_package(a.model)
     if a.impl == "real" and pkg is None:
         fail(f"--impl real: the package {REAL[family(a.model)]} is not installed")
-    twin = registry.build(a.model, a.num_classes, arcface=a.arcface, same_padding=a.same_padding,
-                          image_size=a.image_size or None, arc_scale=a.scale)
-    names = registry.dump_names(twin)
     sd = load_weights(a.weights)
     if pkg is None:
         print(f"dump_torch: {a.model} from the project's twin (tools/twin; "
               f"{REAL[family(a.model)]} is {'not installed' if a.impl == 'auto' else 'not used'})")
-        model = registry.load_into(twin, sd)
     else:
         print(f"dump_torch: {a.model} from {pkg.__name__} {getattr(pkg, '__version__', '')}".rstrip())
-        model = build_real(pkg, a)
-        if a.arcface and "_fc" in sd:  # our bare parameter is the ArcHead's weight
-            sd = collections.OrderedDict(("_fc.weight" if k == "_fc" else k, v) for k, v in sd.items())
-        try:
-            model.load_state_dict(sd, strict=True)
-        except RuntimeError as e:
-            fail(f"{a.weights} does not fit {pkg.__name__}'s {a.model}: {e}")
-    model = model.to(a.device).eval()
+    names = registry.dump_names(make_model(None, a, sd))
+    model = make_model(pkg, a, sd).to(a.device).eval()
     try:
         x = torch.from_numpy(np.load(a.input)).to(a.device)
     except (OSError, ValueError) as e:
@@ -170,6 +224,8 @@ def main(argv=None):
         y = (out * a.scale if a.arcface else out).float().cpu().numpy()
         np.save(a.logits, y)
     print(f"wrote {a.out}: {len(arrays)} module outputs")
+    if a.grads:
+        write_grads(make_model(pkg, a, sd, train=True).to(a.device).train(), x, a)
 
 
 if __name__ == "__main__":

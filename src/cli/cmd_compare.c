@@ -19,7 +19,7 @@
 int cmd_compare(int argc, char **argv);
 
 static const char usage[] =
-    "A B [--rtol X --atol Y | --dtype float32|float64] [--csv OUT] [--first]\n"
+    "A B [--rtol X --atol Y | --dtype float32|float64] [--csv OUT] [--first] [--global_scale]\n"
     "\n"
     "A and B are safetensors files (a `forward --dump`, a checkpoint, a `step\n"
     "--grads` file), PyTorch .pth files, .npy files, or folders of them (their\n"
@@ -41,6 +41,10 @@ static const char usage[] =
     "tensors must be equal. A float tensor against an integer one, a shape\n"
     "difference, or any NaN/Inf mismatch is NOT OK. NaN against NaN and equal\n"
     "infinities agree.\n"
+    "\n"
+    "--global_scale measures every tensor against the largest |b| of all of\n"
+    "B's float tensors instead of its own (for gradients: a tensor whose true\n"
+    "gradient is zero holds rounding noise only).\n"
     "\n"
     "Prints one line per tensor, the tensors present in only one side, and the\n"
     "first diverging tensor (module) in A's order. --first stops there.\n"
@@ -320,7 +324,8 @@ static void csv_row(CsvWriter *w, const Row *r) {
 }
 
 /* dtype: the --dtype's Info (eps and tiny), or NULL. */
-static void compare_one(const Item *a, const Item *b, double rtol, double atol, const Info *dtype, Row *r) {
+static void compare_one(const Item *a, const Item *b, double rtol, double atol, const Info *dtype, double scale_min,
+                        Row *r) {
     Info fa = info_of(a), fb = info_of(b);
     shape_text(r->shape_a, sizeof r->shape_a, &fa);
     shape_text(r->shape_b, sizeof r->shape_b, &fb);
@@ -341,9 +346,9 @@ static void compare_one(const Item *a, const Item *b, double rtol, double atol, 
         const Info *coarse = dtype ? dtype : fa.eps >= fb.eps ? &fa : &fb;
         double rt, at;
         tensor_diff_default_tol(coarse->eps, coarse->tiny, &rt, &at);
-        tensor_diff(va, vb, fa.numel, isnan(rtol) ? rt : rtol, isnan(atol) ? at : atol, &r->d);
+        tensor_diff(va, vb, fa.numel, isnan(rtol) ? rt : rtol, isnan(atol) ? at : atol, scale_min, &r->d);
     } else {
-        tensor_diff(va, vb, fa.numel, 0, 0, &r->d);
+        tensor_diff(va, vb, fa.numel, 0, 0, 0, &r->d);
     }
     free(va);
     free(vb);
@@ -361,13 +366,14 @@ int cmd_compare(int argc, char **argv) {
     fatal_set_status(2);
     double rtol = NAN, atol = NAN;
     const char *dtype = NULL, *csv = NULL;
-    int first = 0;
+    int first = 0, global_scale = 0;
     const ArgSpec specs[] = {
         {"rtol", ARG_DOUBLE, &rtol, "relative tolerance, times max|B| (default: sqrt(eps))", NULL, 0},
         {"atol", ARG_DOUBLE, &atol, "absolute tolerance (default: the smallest normal number)", NULL, 0},
         {"dtype", ARG_STRING, &dtype, "take eps from this dtype instead of the tensors'", "float32|float64", 0},
         {"csv", ARG_STRING, &csv, "also write one row per tensor to this CSV file", NULL, 0},
         {"first", ARG_FLAG, &first, "stop at the first tensor that differs", NULL, 0},
+        {"global_scale", ARG_FLAG, &global_scale, "scale tolerances by the largest |b| of all tensors", NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     const char *paths[2];
@@ -383,6 +389,14 @@ int cmd_compare(int argc, char **argv) {
     load_side(&A, paths[0]);
     load_side(&B, paths[1]);
 
+    double scale_min = 0;
+    for (int i = 0; i < B.count && global_scale; i++) {
+        if (info_of(&B.items[i]).kind != K_FLOAT) continue;
+        double *v = values_of(&B.items[i]);
+        for (size_t k = 0; k < info_of(&B.items[i]).numel; k++)
+            if (isfinite(v[k]) && fabs(v[k]) > scale_min) scale_min = fabs(v[k]);
+        free(v);
+    }
     CsvWriter w;
     static const char *const header[] = {"name", "status", "shape_a", "shape_b", "dtype_a", "dtype_b",
                                          "max_abs", "max_rel", "nmse", "beyond_tol", "nonfinite_mismatch", "note"};
@@ -403,7 +417,7 @@ int cmd_compare(int argc, char **argv) {
             r.status = "ONLY A";
             printf("ONLY IN A  %s %s\n", a->name, r.shape_a);
         } else {
-            compare_one(a, b, rtol, atol, dtype ? &chosen : NULL, &r);
+            compare_one(a, b, rtol, atol, dtype ? &chosen : NULL, scale_min, &r);
             int good = strcmp(r.status, "OK") == 0;
             good ? ok++ : bad++;
             if (!good && !first_bad) first_bad = a->name;

@@ -8,8 +8,9 @@ void tensor_diff_default_tol(double eps, double tiny, double *rtol, double *atol
     *atol = tiny;
 }
 
-void tensor_diff(const double *a, const double *b, size_t n, double rtol, double atol, TensorDiff *d) {
-    double ref_max = 0, max_abs = 0, se = 0, sb = 0;
+void tensor_diff(const double *a, const double *b, size_t n, double rtol, double atol, double scale_min,
+                 TensorDiff *d) {
+    double ref_max = scale_min > 0 ? scale_min : 0, max_abs = 0, se = 0, sb = 0;
     size_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) {
         if (isfinite(b[i]) && fabs(b[i]) > ref_max) ref_max = fabs(b[i]);
