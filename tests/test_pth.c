@@ -1,8 +1,8 @@
 /* PyTorch .pth files (torch.save's zip format) read without Python, through
  * safetensors_open. Fixtures from tools/make_pth_fixtures.py: every dtype,
  * 0-d tensors, non-contiguous and offset views, shared storages, an empty
- * tensor; deflated entries with ZIP64 records; a pickle calling posix.system;
- * truncated and corrupted copies. */
+ * tensor; deflated entries; ZIP64 fields and end records; a pickle
+ * calling posix.system; truncated and corrupted copies. */
 #include "check.h"
 #include "tmpdir.h"
 
@@ -57,7 +57,10 @@ static void test_dtypes_views_and_shared_storages(void) {
     safetensors_close(&st);
 }
 
-static void test_deflated_zip64(void) { same_tensors(FIX "deflated.pth", FIX "state_ref.safetensors"); }
+static void test_deflated_zip64(void) {
+    same_tensors(FIX "deflated.pth", FIX "state_ref.safetensors");
+    same_tensors(FIX "zip64.pth", FIX "state_ref.safetensors"); /* ZIP64 central directory and end records */
+}
 
 static void test_lone_tensor(void) {
     SafeTensors st;

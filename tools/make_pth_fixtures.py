@@ -8,7 +8,9 @@
                   offset, two views sharing one storage, an empty tensor
   state_ref.safetensors
                   the same tensors made contiguous: what the reader must give
-  deflated.pth    state.pth re-zipped with deflate and ZIP64 records
+  deflated.pth    state.pth re-zipped with deflate (ZIP64 local extra fields)
+  zip64.pth       state.pth stored with every size and offset in ZIP64
+                  fields and ZIP64 end records
   evil.pth        a pickle whose REDUCE calls posix.system (refused by name)
   features.pth    a bare [3, 4, 5] float32 tensor, as the seed's features_*.pth
 """
@@ -18,6 +20,7 @@ import os
 import struct
 import sys
 import zipfile
+import zlib
 
 import torch
 
@@ -72,6 +75,28 @@ def state():
     return sd
 
 
+def write_zip64(path, entries):
+    """A stored zip whose every size and offset is in ZIP64 fields (local
+    and central extra fields, ZIP64 end records), as writers do beyond 4 GiB."""
+    out, central = bytearray(), bytearray()
+    for name, data in entries:
+        n, crc, off = name.encode(), zlib.crc32(data), len(out)
+        extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0, crc, 0xffffffff, 0xffffffff,
+                           len(n), len(extra)) + n + extra + data
+        cextra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), off)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0, crc, 0xffffffff,
+                               0xffffffff, len(n), len(cextra), 0, 0, 0, 0, 0xffffffff) + n + cextra
+    cd_off, count = len(out), len(entries)
+    out += central
+    rec = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, count, count, len(central), cd_off)
+    out += struct.pack("<IIQI", 0x07064b50, 0, rec, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 class Evil:
     def __reduce__(self):
         return (os.system, ("echo this must never run",))
@@ -91,9 +116,12 @@ def main():
                 f.write(src.read(info.filename))
     back = torch.load(os.path.join(OUT, "deflated.pth"))
     assert all(torch.equal(back[k], v) for k, v in sd.items())
+    write_zip64(os.path.join(OUT, "zip64.pth"), [(i.filename, src.read(i.filename)) for i in src.infolist()])
+    back = torch.load(os.path.join(OUT, "zip64.pth"))
+    assert all(torch.equal(back[k], v) for k, v in sd.items())
     torch.save(collections.OrderedDict(w=torch.ones(2), evil=Evil()), os.path.join(OUT, "evil.pth"))
     torch.save(torch.arange(60, dtype=torch.float32).reshape(3, 4, 5) / 7, os.path.join(OUT, "features.pth"))
-    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, evil.pth, features.pth")
+    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, zip64.pth, evil.pth, features.pth")
 
 
 if __name__ == "__main__":
