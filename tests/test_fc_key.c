@@ -9,6 +9,7 @@
 
 #include "anomaly/model.h"
 #include "anomaly/safetensors.h"
+#include "anomaly/error.h"
 #include "anomaly/trainer.h"
 
 static Model *arcface_b0(int classes, uint64_t seed) {
@@ -99,11 +100,58 @@ static void test_both_keys_refused(void) {
     model_free(m);
 }
 
+/* A resume state written before the rename holds `_fc.weight` and its
+ * moments `optim.m._fc.weight`, `optim.v._fc.weight`; it still resumes. */
+static void test_resume_old_state(void) {
+    Model *a = arcface_b0(6, 4), *b = arcface_b0(6, 5);
+    params_alloc_moments(&a->params);
+    for (size_t i = 0; i < a->params.n_param; i++) a->params.m[i] = (real)i, a->params.v[i] = (real)(2 * i);
+    TrainState s, r;
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
+    sched_init_reduce(&s.sched, 5e-5, 0.1, 5);
+    epoch_rule_init(&s.rule, TRAIN_BASELINE, 4);
+    s.log = xstrdup("1,0.5,0.25,,,5e-05,1.000,1\n");
+    s.step = 3;
+    const char *p = tmp_path("state.safetensors"), *q = tmp_path("old_state.safetensors");
+    train_state_save(p, &s, a);
+    SafeTensors st;
+    char err[512];
+    CHECK(safetensors_open(p, &st, err, sizeof err) == 0, "%s", err);
+    StWriter w;
+    st_writer_init(&w);
+    for (int i = 0; i < st.n_meta; i++) st_writer_meta(&w, st.meta_keys[i], st.meta_values[i]);
+    int renamed = 0;
+    for (int i = 0; i < st.count; i++) {
+        const StTensor *t = &st.tensors[i];
+        char name[PARAM_NAME_MAX + 24];
+        size_t n = strlen(t->name);
+        int head = n >= 3 && strcmp(t->name + n - 3, "_fc") == 0;
+        snprintf(name, sizeof name, "%s%s", t->name, head ? ".weight" : "");
+        renamed += head;
+        st_writer_add_raw(&w, name, t->dtype, t->data, t->ndim, t->shape);
+    }
+    st_writer_commit(&w, q);
+    safetensors_close(&st);
+    CHECK(renamed == 3, "renamed %d of the head's 3 parts", renamed);
+    CHECK(train_state_load(q, &r, b, err, sizeof err) == 0, "old state: %s", err);
+    int fc = params_find(&b->params, "_fc");
+    const ParamEntry *e = &b->params.entries[fc];
+    CHECK(same_head(a, b) && b->params.m && b->params.m[e->offset + 1] == (real)(e->offset + 1) &&
+              b->params.v[e->offset + 2] == (real)(2 * (e->offset + 2)),
+          "the head and its moments come from the old names");
+    train_state_free(&r);
+    free(s.log);
+    model_free(a);
+    model_free(b);
+}
+
 int main(void) {
     tmpdir_create("fc_key");
     RUN(test_written_as_fc);
     RUN(test_reads_both_keys);
     RUN(test_both_keys_refused);
+    RUN(test_resume_old_state);
     tmpdir_remove();
     CHECK_MAIN_END();
 }
