@@ -85,6 +85,8 @@ static void test_other_globals_refused(void) {
     char err[512] = "";
     CHECK(safetensors_open(FIX "evil.pth", &st, err, sizeof err) == -1, "a pickle calling posix.system must fail");
     CHECK(strstr(err, "global posix.system is not allowed") && strstr(err, "evil.pth"), "message: %s", err);
+    CHECK(safetensors_open(FIX "legacy.pth", &st, err, sizeof err) == -1 && strstr(err, "legacy (pre-1.6) format"),
+          "message: %s", err);
 }
 
 static void test_truncated_and_corrupted(void) {

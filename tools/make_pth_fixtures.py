@@ -12,6 +12,7 @@
   zip64.pth       state.pth stored with every size and offset in ZIP64
                   fields and ZIP64 end records
   evil.pth        a pickle whose REDUCE calls posix.system (refused by name)
+  legacy.pth      the pre-1.6 format (a bare pickle, refused with a hint)
   features.pth    a bare [3, 4, 5] float32 tensor, as the seed's features_*.pth
 """
 import collections
@@ -120,8 +121,10 @@ def main():
     back = torch.load(os.path.join(OUT, "zip64.pth"))
     assert all(torch.equal(back[k], v) for k, v in sd.items())
     torch.save(collections.OrderedDict(w=torch.ones(2), evil=Evil()), os.path.join(OUT, "evil.pth"))
+    torch.save(collections.OrderedDict(w=torch.ones(2)), os.path.join(OUT, "legacy.pth"),
+               _use_new_zipfile_serialization=False)
     torch.save(torch.arange(60, dtype=torch.float32).reshape(3, 4, 5) / 7, os.path.join(OUT, "features.pth"))
-    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, zip64.pth, evil.pth, features.pth")
+    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, zip64.pth, evil.pth, legacy.pth, features.pth")
 
 
 if __name__ == "__main__":

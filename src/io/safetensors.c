@@ -276,6 +276,11 @@ int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen
         return set_err(err, errlen, path, "read error");
     }
     fclose(fp);
+    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) { /* a bare pickle: torch.save before PyTorch 1.6 */
+        free(bytes);
+        return set_err(err, errlen, path, "a PyTorch file in the legacy (pre-1.6) format: re-save it with a newer "
+                                          "torch.save, or convert it with tools/convert_checkpoint.py");
+    }
     if (pth_is_zip(bytes, size)) { /* a torch.save file, whatever its name */
         unsigned char *converted;
         size_t n;
