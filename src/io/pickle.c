@@ -420,20 +420,13 @@ static void list_append(Value *list, Value **items, size_t k) {
     list->n_items += k;
 }
 
-/* SETITEM(S): pairs of key, value into a dict; a key set again keeps its place. */
+/* SETITEM(S): pairs of key, value appended to a dict. A repeated key (which
+ * torch.save never writes) is not merged here: the state dict's reader
+ * refuses it by name, and no hostile file can make this quadratic. */
 static int dict_set(Vm *vm, Value *dict, Value **kv, size_t k) {
     if (dict->kind != V_DICT) return fail(vm, "SETITEM at offset %zu: not a dict", vm->at);
     if (k % 2) return fail(vm, "SETITEMS at offset %zu: a key without a value", vm->at);
-    for (size_t j = 0; j < k; j += 2) {
-        size_t i = 0;
-        if (kv[j]->kind == V_STR)
-            for (; i < dict->n_items; i += 2)
-                if (dict->items[i]->kind == V_STR && dict->items[i]->len == kv[j]->len &&
-                    memcmp(dict->items[i]->bytes, kv[j]->bytes, kv[j]->len) == 0)
-                    break;
-        if (kv[j]->kind == V_STR && i < dict->n_items) dict->items[i + 1] = kv[j + 1];
-        else list_append(dict, kv + j, 2);
-    }
+    list_append(dict, kv, k);
     return 0;
 }
 
