@@ -147,7 +147,12 @@ def write_grads(model, x, a):
 
 
 def load_weights(path):
-    if path.endswith((".safetensors", ".st")) or open(path, "rb").read(1) != b"P":
+    try:
+        with open(path, "rb") as f:
+            zipped = f.read(2) == b"PK"  # torch.save's zip format, whatever the name
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror}")
+    if not zipped:
         try:
             sd, _ = registry.load_safetensors(path)
         except (OSError, ValueError, KeyError) as e:
