@@ -276,12 +276,18 @@ int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen
         return set_err(err, errlen, path, "read error");
     }
     fclose(fp);
-    if (size >= 2 && bytes[0] == 0x80 && bytes[1] <= 5) { /* a bare pickle: torch.save before PyTorch 1.6 */
+    /* torch.save before PyTorch 1.6: a bare pickle that opens with its magic
+     * number 0x1950a86a20f9469cfc6c as a LONG1 */
+    static const unsigned char legacy[14] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                             0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    if (size >= sizeof legacy && memcmp(bytes, legacy, sizeof legacy) == 0) {
         free(bytes);
         return set_err(err, errlen, path, "a PyTorch file in the legacy (pre-1.6) format: re-save it with a newer "
                                           "torch.save, or convert it with tools/convert_checkpoint.py");
     }
-    if (pth_is_zip(bytes, size)) { /* a torch.save file, whatever its name */
+    /* a torch.save file, whatever its name (a zip's byte 8 is its first
+     * entry's method, never the '{' a safetensors header starts with) */
+    if (pth_is_zip(bytes, size) && !(size > 8 && bytes[8] == '{')) {
         unsigned char *converted;
         size_t n;
         int rc = pth_to_safetensors(path, bytes, size, &converted, &n, err, errlen);
