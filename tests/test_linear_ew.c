@@ -501,7 +501,7 @@ static void test_cosine_head_grads(void) {
     ParamTable p;
     params_init(&p);
     int ws[2] = {c.k, c.f};
-    int wi = params_add(&p, "_fc.weight", PARAM_TRAINABLE, 2, ws);
+    int wi = params_add(&p, "_fc", PARAM_TRAINABLE, 2, ws);
     params_finalize(&p);
     for (size_t i = 0; i < nw; i++) p.param[i] = (real)rng_range(&r, -1, 1);
     c.x = randn(nx, &r, -1, 1);

@@ -7,6 +7,8 @@ the C code reads and writes.
 
 pth2st accepts a bare state dict or a dict holding it under 'state_dict' or
 'model' (training checkpoints), and strips a 'module.' prefix (DataParallel).
+Both directions write an ArcFace head as the original's bare `_fc`: an
+older `_fc.weight` without `_fc.bias` is renamed to `_fc`.
 Tensors keep their dtype (bfloat16 becomes float32) unless --dtype says f32
 or f64; num_batches_tracked is always int64. With --check the keys, shapes
 and counter dtype are compared with the twin of MODEL (strict: a missing or
@@ -51,7 +53,18 @@ def unwrap(obj):
         out[name] = v
     if not out:
         fail("the state dict is empty")
-    return out
+    return arcface_key(out)
+
+
+def arcface_key(sd):
+    """The original's ArcFace head is the bare parameter `_fc`; older files
+    of this project called it `_fc.weight`. A `_fc.weight` without
+    `_fc.bias` is that head and is renamed, keeping its place."""
+    if "_fc.weight" not in sd or "_fc.bias" in sd:
+        return sd
+    if "_fc" in sd:
+        fail("both _fc and _fc.weight are present")
+    return collections.OrderedDict(("_fc" if k == "_fc.weight" else k, v) for k, v in sd.items())
 
 
 def cast(sd, dtype):
@@ -113,7 +126,7 @@ def main(argv=None):
             sd, _meta = registry.load_safetensors(args.src)
         except (OSError, ValueError, KeyError) as e:
             fail(f"cannot read {args.src}: {e}")
-        sd = cast(sd, args.dtype)
+        sd = cast(arcface_key(sd), args.dtype)
         if args.check:
             check(sd, args)
         tmp = f"{args.dst}.tmp.{os.getpid()}"

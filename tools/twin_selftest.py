@@ -8,6 +8,7 @@ torchvision when it is installed, and round-trips weights through
 safetensors and convert_checkpoint.py. Prints `ok NAME` / `FAIL NAME: why`
 / `skip NAME: why` lines and a closing `N passed, N failed`; exits 1 on any
 failure. About half a minute on two cores."""
+import collections
 import copy
 import json
 import os
@@ -177,9 +178,11 @@ def test_arcface_and_init():
     with torch.no_grad():
         cos = m(x)
         lg = registry.logits(m, x)
-    ok = keys == ["_fc.weight"] and tuple(m._fc.weight.shape) == (6, 1280)
+    ok = keys == ["_fc"] and tuple(m._fc.shape) == (6, 1280)
     ok = ok and bool((cos.abs() <= 1 + 1e-6).all()) and torch.equal(lg, cos * 8.0)
-    report("arcface head: bare _fc.weight, |cos| <= 1, logits = 8 cos", ok, str(keys))
+    _, seen = registry.capture(m, x)
+    ok = ok and torch.equal(seen["_fc"], cos)
+    report("arcface head: bare _fc (the original's key), |cos| <= 1, logits = 8 cos", ok, str(keys))
     a = registry.init("resnest50d_4s2x40d", 4, seed=5).state_dict()
     b = registry.init("resnest50d_4s2x40d", 4, seed=5).state_dict()
     c = registry.init("resnest50d_4s2x40d", 4, seed=6).state_dict()
@@ -265,6 +268,15 @@ def test_safetensors_and_converter(tmp):
            and not os.path.exists(os.path.join(tmp, "bad.safetensors")))
     r4 = run("pth2st", pth, os.path.join(tmp, "f64.safetensors"), "--dtype", "f64")
     sd, _ = registry.load_safetensors(os.path.join(tmp, "f64.safetensors"))
+    arc = registry.init("efficientnet-b0", 6, seed=2, arcface=True).state_dict()
+    old = collections.OrderedDict(("_fc.weight" if k == "_fc" else k, v) for k, v in arc.items())
+    torch.save(old, os.path.join(tmp, "arc_old.pth"))
+    r5 = run("pth2st", os.path.join(tmp, "arc_old.pth"), os.path.join(tmp, "arc.safetensors"), "--check",
+             "efficientnet-b0", "--num_classes", "6", "--arcface")
+    sd5 = registry.load_safetensors(os.path.join(tmp, "arc.safetensors"))[0] if r5.returncode == 0 else {}
+    report("convert renames an ArcFace head's old `_fc.weight` to `_fc`",
+           r5.returncode == 0 and "_fc.weight" not in sd5 and torch.equal(sd5.get("_fc"), arc["_fc"]),
+           r5.stderr.strip())
     report("convert --dtype f64 (counter stays int64)",
            r4.returncode == 0 and sd["_conv_stem.weight"].dtype == torch.float64
            and sd["_bn0.num_batches_tracked"].dtype == torch.int64)

@@ -1,7 +1,8 @@
 /* Errors: one clear line on stderr, a non-zero exit, no half-written files.
  *
- * fatal() prints "anomaly: error: <message>" and exits with status 1 after
- * removing every temporary file still registered by atomic_file_open(). */
+ * fatal() prints "anomaly: error: <message>" and exits with status 1 (see
+ * fatal_set_status) after removing every temporary file still registered
+ * by atomic_file_open(). */
 #ifndef ANOMALY_ERROR_H
 #define ANOMALY_ERROR_H
 
@@ -17,6 +18,9 @@
 
 void fatal(const char *fmt, ...) ANOMALY_NORETURN ANOMALY_PRINTF(1, 2);
 void warn(const char *fmt, ...) ANOMALY_PRINTF(1, 2);
+/* The status fatal() exits with from now on (`anomaly compare` keeps 1 for
+ * "differs" and uses 2 for bad input). */
+void fatal_set_status(int status);
 
 /* Writes a one-line message into err[errlen] (when err is not NULL) and
  * returns -1: the error convention of every reader that reports instead of

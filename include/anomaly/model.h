@@ -23,7 +23,7 @@ typedef enum SamePadding {
 typedef struct ModelConfig {
     const char *name;    /* registry name, e.g. "efficientnet-b0", "resnext50_32x4d" */
     int num_classes;
-    int arcface;         /* 1: cosine head (bare _fc.weight, no bias) */
+    int arcface;         /* 1: cosine head (bare _fc, no bias) */
     SamePadding same_padding;
     int image_size;      /* EfficientNet static pads: 0 = the model's native size */
     double dropout;      /* < 0: the model's default rate */

@@ -51,6 +51,10 @@ int npy_parse_header(const unsigned char *buf, size_t len, NpyHeader *h, char *e
 /* Reads a whole file. Returns 0, or -1 with a one-line reason naming the file. */
 int npy_read(const char *path, NpyArray *a, char *err, size_t errlen);
 void npy_free(NpyArray *a);
+/* A .npy file, or (by content) a safetensors or PyTorch torch.save file
+ * holding exactly one tensor: float16 and bfloat16 become float32, the other
+ * dtypes keep theirs. Same contract as npy_read. (tensor_file.c) */
+int npy_or_tensor_read(const char *path, NpyArray *a, char *err, size_t errlen);
 
 /* "float32", "int64", ... (NumPy's names). */
 const char *npy_dtype_name(NpyDtype d);

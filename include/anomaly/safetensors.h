@@ -56,7 +56,11 @@ size_t st_dtype_size(StDtype d);
 /* Parses a dtype name; -1 if unknown. */
 int st_dtype_parse(const char *name, StDtype *d);
 
-/* Reads and validates a file. Returns 0, or -1 with "<path>: <problem>" in err. */
+/* Reads and validates a file. A PyTorch torch.save file (zip format,
+ * detected by its content) is read too: its state dict (or lone tensor,
+ * named "tensor") becomes the tensors, gathered into C order, with the
+ * pickle read by a restricted reader that refuses any global beyond what a
+ * tensor state dict needs. Returns 0, or -1 with "<path>: <problem>" in err. */
 int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen);
 /* Same on a buffer already in memory (takes ownership of bytes, freed by close). */
 int safetensors_parse(const char *path, unsigned char *bytes, size_t size, SafeTensors *st,
@@ -65,6 +69,10 @@ void safetensors_close(SafeTensors *st);
 
 /* The tensor of that name, or NULL. */
 const StTensor *safetensors_find(const SafeTensors *st, const char *name);
+/* The tensor a model entry of that name is read from: the name itself, or
+ * for a bare parameter (a name without '.', such as the ArcFace head `_fc`)
+ * also `<name>.weight`, the key older files used. NULL if neither. */
+const StTensor *safetensors_find_param(const SafeTensors *st, const char *name);
 /* The metadata value for key, or NULL. */
 const char *safetensors_meta(const SafeTensors *st, const char *key);
 
@@ -113,7 +121,9 @@ void st_writer_free(StWriter *w);
 /* Loads a state dict into the table: the file's tensor names must equal the
  * table's exactly (the first missing or unexpected name is reported), every
  * shape must match (a scalar may be stored as [1], as PyTorch accepts),
- * trainables and buffers must be F32 or F64, counters I64 (or I32). Nothing in the table changes unless the whole file is valid.
+ * trainables and buffers must be F32 or F64, counters I64 (or I32). A bare
+ * entry is also read from `<name>.weight` (safetensors_find_param). Nothing
+ * in the table changes unless the whole file is valid.
  * Returns 0, or -1 with the reason in err. */
 int safetensors_read_params(const char *path, ParamTable *t, char *err, size_t errlen);
 /* Same; fatal() on error. */

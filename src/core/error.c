@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int fatal_exit_status = 1;
+
+void fatal_set_status(int status) { fatal_exit_status = status; }
+
 void fatal(const char *fmt, ...) {
     va_list ap;
     fflush(stdout);
@@ -15,7 +19,7 @@ void fatal(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     atomic_file_abort_all();
-    exit(1);
+    exit(fatal_exit_status);
 }
 
 void warn(const char *fmt, ...) {

@@ -137,7 +137,7 @@ static Value eval_load(Run *R, const Expr *e) {
     const char *path = run_path(R, e->text);
     NpyArray a;
     char msg[1024];
-    if (npy_read(path, &a, msg, sizeof msg) != 0) run_fail(R, "%s", msg);
+    if (npy_or_tensor_read(path, &a, msg, sizeof msg) != 0) run_fail(R, "%s", msg); /* .npy or one-tensor .pth */
     char sh[160] = "[";
     for (int i = 0; i < a.ndim; i++)
         snprintf(sh + strlen(sh), sizeof sh - strlen(sh), "%lld%s", (long long)a.shape[i], i + 1 < a.ndim ? ", " : "");

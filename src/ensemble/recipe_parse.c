@@ -153,7 +153,7 @@ static Expr *parse_call(Parser *P, const Token *name) {
     if (strcmp(fn, "load") == 0 || strcmp(fn, "vote") == 0) {
         int load = fn[0] == 'l';
         e = new_expr(P, load ? EX_LOAD : EX_VOTE, line);
-        e->text = path_token(P, load ? "the path of a .npy file" : "the path of a one-class table");
+        e->text = path_token(P, load ? "the path of a .npy or .pth file" : "the path of a one-class table");
         e->vk = load ? VK_FOLDS : VK_COLUMN;
         if (!load && peek(P)->kind == TK_COMMA) {
             next(P);

@@ -207,7 +207,7 @@ int tester_load(Model *m, const char *ckpt, const char *labels_path, char *err, 
     SafeTensors st;
     char ignored[256];
     if (head && safetensors_open(ckpt, &st, ignored, sizeof ignored) == 0) {
-        const StTensor *t = safetensors_find(&st, head->name);
+        const StTensor *t = safetensors_find_param(&st, head->name);
         int outputs = t && t->ndim == 2 && t->shape[1] == head->shape[1] ? (int)t->shape[0] : -1;
         safetensors_close(&st);
         if (outputs >= 0 && outputs != head->shape[0])

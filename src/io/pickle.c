@@ -1,13 +1,15 @@
-/* A pickle reader for exactly one thing: the NumPy object arrays of 1-D
+/* A pickle reader for exactly two things: the NumPy object arrays of 1-D
  * integer arrays that `numpy.save(..., allow_pickle=True)` writes with
- * pickle protocol 3 (the fold files of SPEC section 1), and the matching
- * writer.
+ * pickle protocol 3 (the fold files of SPEC section 1), with the matching
+ * writer; and the state dicts of PyTorch's `torch.save` (protocol 2, tensors
+ * whose storages live outside the pickle).
  *
- * The reader is a small stack machine over a closed set of value kinds. It
- * knows the three globals NumPy needs by name and refuses every other one,
- * refuses every opcode it does not list, and bounds-checks every read, so a
- * hostile file can only produce an error message. */
+ * The reader is a small stack machine over a closed set of value kinds. Each
+ * dialect knows the globals its format needs by name and refuses every
+ * other one, refuses every opcode it does not list, and bounds-checks every
+ * read, so a hostile file can only produce an error message. */
 #include "anomaly/error.h"
+#include "anomaly/safetensors.h"
 #include "io_internal.h"
 
 #include <stdarg.h>
@@ -25,9 +27,15 @@ typedef enum VKind {
     V_LIST,
     V_GLOBAL,
     V_ARRAY,
-    V_DTYPE
+    V_DTYPE,
+    V_DICT,    /* torch: items are key, value, key, value, ... */
+    V_STORAGE, /* torch: a persistent id naming a storage */
+    V_TENSOR   /* torch: _rebuild_tensor_v2's result */
 } VKind;
-typedef enum GlobalKind { G_RECONSTRUCT, G_NDARRAY, G_DTYPE } GlobalKind;
+typedef enum GlobalKind {
+    G_RECONSTRUCT, G_NDARRAY, G_DTYPE, /* NumPy */
+    G_ODICT, G_REBUILD_TENSOR, G_REBUILD_PARAM, G_STORAGE /* torch */
+} GlobalKind;
 
 typedef struct Value Value;
 struct Value {
@@ -47,6 +55,11 @@ struct Value {
     char type;
     int itemsize;
     char order;
+    /* V_GLOBAL of G_STORAGE, V_STORAGE: the StDtype; V_STORAGE: numel;
+     * V_TENSOR: storage offset, strides (shape and ndim above) */
+    int st_dtype;
+    int64_t numel, offset;
+    int64_t stride[NPY_PICKLE_MAX_DIMS];
 };
 
 #define MAX_STACK (1 << 16)
@@ -56,6 +69,7 @@ struct Value {
 #define MAX_VALUES (1 << 22)
 
 typedef struct Vm {
+    int torch; /* the dialect: 0 NumPy object arrays, 1 torch state dicts */
     const uint8_t *p;
     size_t n, pos;
     const char *path;
@@ -70,6 +84,7 @@ typedef struct Vm {
     size_t n_marks, marks_cap;
     Value **memo;
     size_t memo_cap;
+    size_t memo_next; /* MEMOIZE's index: one past the highest stored */
 } Vm;
 
 static int fail(Vm *vm, const char *fmt, ...) ANOMALY_PRINTF(2, 3);
@@ -170,6 +185,7 @@ static int memo_put(Vm *vm, size_t idx) {
         vm->memo_cap = cap;
     }
     vm->memo[idx] = v;
+    if (idx + 1 > vm->memo_next) vm->memo_next = idx + 1;
     return 0;
 }
 
@@ -183,32 +199,51 @@ static int str_is(const Value *v, const char *s) {
     return v->kind == V_STR && v->len == strlen(s) && memcmp(v->bytes, s, v->len) == 0;
 }
 
-static int op_global(Vm *vm) {
-    const uint8_t *line[2];
-    size_t len[2];
-    for (int k = 0; k < 2; k++) {
-        const uint8_t *s = vm->p + vm->pos, *nl = memchr(s, '\n', vm->n - vm->pos);
-        if (!nl) return fail(vm, "truncated: GLOBAL at offset %zu has no end of line", vm->pos);
-        line[k] = s;
-        len[k] = (size_t)(nl - s);
-        vm->pos += len[k] + 1;
-    }
-    static const struct {
-        const char *module, *name;
-        GlobalKind kind;
-    } allowed[] = {
-        {"numpy.core.multiarray", "_reconstruct", G_RECONSTRUCT},
-        {"numpy._core.multiarray", "_reconstruct", G_RECONSTRUCT}, /* NumPy 2 */
-        {"numpy", "ndarray", G_NDARRAY},
-        {"numpy", "dtype", G_DTYPE},
-    };
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        if (len[0] == strlen(allowed[i].module) && memcmp(line[0], allowed[i].module, len[0]) == 0 &&
-            len[1] == strlen(allowed[i].name) && memcmp(line[1], allowed[i].name, len[1]) == 0) {
+typedef struct Allowed {
+    const char *module, *name;
+    GlobalKind kind;
+    int st_dtype;
+} Allowed;
+
+static const Allowed numpy_globals[] = {
+    {"numpy.core.multiarray", "_reconstruct", G_RECONSTRUCT, 0},
+    {"numpy._core.multiarray", "_reconstruct", G_RECONSTRUCT, 0}, /* NumPy 2 */
+    {"numpy", "ndarray", G_NDARRAY, 0},
+    {"numpy", "dtype", G_DTYPE, 0},
+};
+
+/* What torch.load(weights_only=True) allows for a state dict of tensors. */
+static const Allowed torch_globals[] = {
+    {"collections", "OrderedDict", G_ODICT, 0},
+    {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR, 0},
+    {"torch._utils", "_rebuild_parameter", G_REBUILD_PARAM, 0},
+    {"torch", "FloatStorage", G_STORAGE, ST_F32},
+    {"torch", "DoubleStorage", G_STORAGE, ST_F64},
+    {"torch", "HalfStorage", G_STORAGE, ST_F16},
+    {"torch", "BFloat16Storage", G_STORAGE, ST_BF16},
+    {"torch", "LongStorage", G_STORAGE, ST_I64},
+    {"torch", "IntStorage", G_STORAGE, ST_I32},
+    {"torch", "ShortStorage", G_STORAGE, ST_I16},
+    {"torch", "CharStorage", G_STORAGE, ST_I8},
+    {"torch", "ByteStorage", G_STORAGE, ST_U8},
+    {"torch", "BoolStorage", G_STORAGE, ST_BOOL},
+};
+
+/* Pushes the global module.name if the dialect allows it. */
+static int push_global(Vm *vm, const uint8_t *module, size_t module_n, const uint8_t *name, size_t name_n) {
+    const Allowed *allowed = vm->torch ? torch_globals : numpy_globals;
+    size_t count = vm->torch ? sizeof torch_globals / sizeof torch_globals[0]
+                             : sizeof numpy_globals / sizeof numpy_globals[0];
+    for (size_t i = 0; i < count; i++)
+        if (module_n == strlen(allowed[i].module) && memcmp(module, allowed[i].module, module_n) == 0 &&
+            name_n == strlen(allowed[i].name) && memcmp(name, allowed[i].name, name_n) == 0) {
             Value *g = new_value(vm, V_GLOBAL);
             g->i = allowed[i].kind;
+            g->st_dtype = allowed[i].st_dtype;
             return push(vm, g);
         }
+    const uint8_t *line[2] = {module, name};
+    size_t len[2] = {module_n, name_n};
     /* Printable only: the names come from the file. */
     char shown[2][64];
     for (int k = 0; k < 2; k++) {
@@ -220,10 +255,62 @@ static int op_global(Vm *vm) {
     return fail(vm, "global %s.%s is not allowed", shown[0], shown[1]);
 }
 
+static int op_global(Vm *vm) {
+    const uint8_t *line[2];
+    size_t len[2];
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *s = vm->p + vm->pos, *nl = memchr(s, '\n', vm->n - vm->pos);
+        if (!nl) return fail(vm, "truncated: GLOBAL at offset %zu has no end of line", vm->pos);
+        line[k] = s;
+        len[k] = (size_t)(nl - s);
+        vm->pos += len[k] + 1;
+    }
+    return push_global(vm, line[0], len[0], line[1], len[1]);
+}
+
 static int as_int(const Value *v, int64_t *x) {
     if (v->kind != V_INT && v->kind != V_BOOL) return 0;
     *x = v->i;
     return 1;
+}
+
+/* A tuple of non-negative integers (at most NPY_PICKLE_MAX_DIMS) into out. */
+static int int_tuple(const Value *t, int64_t *out, int *n) {
+    if (t->kind != V_TUPLE || t->n_items > NPY_PICKLE_MAX_DIMS) return 0;
+    for (size_t k = 0; k < t->n_items; k++)
+        if (!as_int(t->items[k], &out[k]) || out[k] < 0) return 0;
+    *n = (int)t->n_items;
+    return 1;
+}
+
+/* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks
+ * [, metadata]), _rebuild_parameter(tensor, requires_grad, hooks) and
+ * OrderedDict(). */
+static int torch_reduce(Vm *vm, const Value *fn, const Value *args) {
+    Value *const *a = args->items;
+    size_t n = args->n_items;
+    if (fn->i == G_ODICT) {
+        if (n != 0) return fail(vm, "OrderedDict at offset %zu: called with arguments", vm->at);
+        return push(vm, new_value(vm, V_DICT));
+    }
+    if (fn->i == G_REBUILD_PARAM) {
+        if (n != 3 || a[0]->kind != V_TENSOR || a[1]->kind != V_BOOL)
+            return fail(vm, "_rebuild_parameter at offset %zu: unexpected arguments", vm->at);
+        return push(vm, a[0]);
+    }
+    if (fn->i == G_REBUILD_TENSOR) {
+        int nd_size = -1, nd_stride = -1;
+        Value *t = new_value(vm, V_TENSOR);
+        if ((n != 6 && n != 7) || a[0]->kind != V_STORAGE || !as_int(a[1], &t->offset) || t->offset < 0 ||
+            !int_tuple(a[2], t->shape, &nd_size) || !int_tuple(a[3], t->stride, &nd_stride) ||
+            nd_size != nd_stride || a[4]->kind != V_BOOL)
+            return fail(vm, "_rebuild_tensor_v2 at offset %zu: unexpected arguments (or a rank above %d, or a "
+                        "negative size, stride or offset)", vm->at, NPY_PICKLE_MAX_DIMS);
+        t->ndim = nd_size;
+        t->data = a[0];
+        return push(vm, t);
+    }
+    return fail(vm, "REDUCE at offset %zu: a storage type cannot be called", vm->at);
 }
 
 static int op_reduce(Vm *vm) {
@@ -231,6 +318,7 @@ static int op_reduce(Vm *vm) {
     if (!fn) return -1;
     if (fn->kind != V_GLOBAL || args->kind != V_TUPLE)
         return fail(vm, "REDUCE at offset %zu: not a call of an allowed global", vm->at);
+    if (vm->torch) return torch_reduce(vm, fn, args);
     if (fn->i == G_RECONSTRUCT) {
         if (args->n_items != 3 || args->items[0]->kind != V_GLOBAL || args->items[0]->i != G_NDARRAY ||
             args->items[1]->kind != V_TUPLE || args->items[2]->kind != V_BYTES)
@@ -316,6 +404,8 @@ static int op_build(Vm *vm) {
     Value *st = pop(vm, "BUILD"), *obj = st ? top(vm, "BUILD") : NULL;
     if (!obj) return -1;
     if (obj->built) return fail(vm, "BUILD at offset %zu: object already built", vm->at);
+    /* torch: an OrderedDict's attributes (state dicts carry `_metadata`) */
+    if (vm->torch && obj->kind == V_DICT && st->kind == V_DICT) return 0;
     if (obj->kind == V_DTYPE) return build_dtype(vm, obj, st);
     if (obj->kind == V_ARRAY) return build_array(vm, obj, st);
     return fail(vm, "BUILD at offset %zu: only arrays and dtypes can be built", vm->at);
@@ -330,11 +420,100 @@ static void list_append(Value *list, Value **items, size_t k) {
     list->n_items += k;
 }
 
+/* SETITEM(S): pairs of key, value appended to a dict. A repeated key (which
+ * torch.save never writes) is not merged here: the state dict's reader
+ * refuses it by name, and no hostile file can make this quadratic. */
+static int dict_set(Vm *vm, Value *dict, Value **kv, size_t k) {
+    if (dict->kind != V_DICT) return fail(vm, "SETITEM at offset %zu: not a dict", vm->at);
+    if (k % 2) return fail(vm, "SETITEMS at offset %zu: a key without a value", vm->at);
+    list_append(dict, kv, k);
+    return 0;
+}
+
+/* BINPERSID's ('storage', storage type, key, location, numel). */
+static int op_persid(Vm *vm) {
+    Value *pid = pop(vm, "BINPERSID");
+    if (!pid) return -1;
+    Value *const *a = pid->items;
+    Value *s = new_value(vm, V_STORAGE);
+    if (pid->kind != V_TUPLE || pid->n_items != 5 || !str_is(a[0], "storage") || a[1]->kind != V_GLOBAL ||
+        a[1]->i != G_STORAGE || a[2]->kind != V_STR || a[3]->kind != V_STR || !as_int(a[4], &s->numel) ||
+        s->numel < 0)
+        return fail(vm, "BINPERSID at offset %zu: not a storage reference", vm->at);
+    s->st_dtype = a[1]->st_dtype;
+    s->bytes = a[2]->bytes;
+    s->len = a[2]->len;
+    return push(vm, s);
+}
+
+/* The opcodes only torch state dicts use: dicts, persistent ids, long
+ * integers, and protocol 4's framing and short strings. */
+static int torch_op(Vm *vm, uint8_t op) {
+    Value *v;
+    switch (op) {
+    case '}': return push(vm, new_value(vm, V_DICT));
+    case ')': return push(vm, new_value(vm, V_TUPLE));
+    case 's': { /* SETITEM */
+        Value *kv[2];
+        if (!(kv[1] = pop(vm, "SETITEM")) || !(kv[0] = pop(vm, "SETITEM")) || !(v = top(vm, "SETITEM")))
+            return -1;
+        return dict_set(vm, v, kv, 2);
+    }
+    case 'u': { /* SETITEMS */
+        Value **items;
+        size_t k;
+        if (pop_to_mark(vm, "SETITEMS", &items, &k)) return -1;
+        int rc = (v = top(vm, "SETITEMS")) ? dict_set(vm, v, items, k) : -1;
+        free(items);
+        return rc;
+    }
+    case 'Q': return op_persid(vm);
+    case 0x8a: { /* LONG1: little-endian two's complement of n bytes */
+        if (need(vm, 1, "LONG1")) return -1;
+        size_t k = vm->p[vm->pos++];
+        if (k > 8) return fail(vm, "LONG1 at offset %zu: an integer of %zu bytes", vm->at, k);
+        if (need(vm, k, "LONG1")) return -1;
+        uint64_t u = le(vm->p + vm->pos, (int)k);
+        if (k && k < 8 && (u >> (8 * k - 1)) & 1) u |= ~(uint64_t)0 << (8 * k);
+        vm->pos += k;
+        v = new_value(vm, V_INT);
+        v->i = (int64_t)u;
+        return push(vm, v);
+    }
+    case 0x8c: { /* SHORT_BINUNICODE */
+        if (need(vm, 1, "a length")) return -1;
+        size_t len = vm->p[vm->pos++];
+        if (need(vm, len, "a string")) return -1;
+        v = new_value(vm, V_STR);
+        v->bytes = vm->p + vm->pos;
+        v->len = len;
+        vm->pos += len;
+        return push(vm, v);
+    }
+    case 0x94: return memo_put(vm, vm->memo_next); /* MEMOIZE */
+    case 0x95: /* FRAME: a length hint only */
+        if (need(vm, 8, "FRAME")) return -1;
+        vm->pos += 8;
+        return 0;
+    case 0x93: { /* STACK_GLOBAL */
+        Value *name = pop(vm, "STACK_GLOBAL"), *module = name ? pop(vm, "STACK_GLOBAL") : NULL;
+        if (!module) return -1;
+        if (module->kind != V_STR || name->kind != V_STR)
+            return fail(vm, "STACK_GLOBAL at offset %zu: names are not strings", vm->at);
+        return push_global(vm, module->bytes, module->len, name->bytes, name->len);
+    }
+    default: return fail(vm, "opcode 0x%02x at offset %zu is not allowed in a torch state dict", op, vm->at);
+    }
+}
+
 /* Runs the opcodes up to STOP; *result is the popped value. */
 static int run(Vm *vm, Value **result) {
     if (need(vm, 2, "PROTO") != 0) return -1;
     if (vm->p[0] != 0x80) return fail(vm, "is missing its PROTO opcode (not a pickle)");
-    if (vm->p[1] != 3) return fail(vm, "protocol %d is not supported (NumPy writes protocol 3)", vm->p[1]);
+    if (!vm->torch && vm->p[1] != 3)
+        return fail(vm, "protocol %d is not supported (NumPy writes protocol 3)", vm->p[1]);
+    if (vm->torch && (vm->p[1] < 2 || vm->p[1] > 4))
+        return fail(vm, "protocol %d is not supported (torch.save writes protocol 2)", vm->p[1]);
     vm->pos = 2;
     for (;;) {
         if (need(vm, 1, "an opcode") != 0) return -1;
@@ -443,6 +622,10 @@ static int run(Vm *vm, Value **result) {
         case 'R': rc = op_reduce(vm); break;
         case 'b': rc = op_build(vm); break;
         default:
+            if (vm->torch) {
+                rc = torch_op(vm, op);
+                break;
+            }
             return fail(vm, "opcode 0x%02x at offset %zu is not allowed in a NumPy array pickle", op, at);
         }
         if (rc) return -1;
@@ -487,6 +670,18 @@ static int convert(Vm *vm, const Value *root, NpyObjectArray *out) {
     return 0;
 }
 
+static void vm_free(Vm *vm) {
+    while (vm->all) {
+        Value *next = vm->all->next;
+        free(vm->all->items);
+        free(vm->all);
+        vm->all = next;
+    }
+    free(vm->stack);
+    free(vm->marks);
+    free(vm->memo);
+}
+
 int npy_pickle_read(const uint8_t *data, size_t size, const char *path, NpyObjectArray *out, char *err,
                     size_t errlen) {
     memset(out, 0, sizeof *out);
@@ -500,16 +695,77 @@ int npy_pickle_read(const uint8_t *data, size_t size, const char *path, NpyObjec
     Value *root = NULL;
     int rc = run(&vm, &root);
     if (rc == 0) rc = convert(&vm, root, out);
-    while (vm.all) {
-        Value *next = vm.all->next;
-        free(vm.all->items);
-        free(vm.all);
-        vm.all = next;
-    }
-    free(vm.stack);
-    free(vm.marks);
-    free(vm.memo);
+    vm_free(&vm);
     return rc;
+}
+
+static char *str_copy(const Value *v) {
+    char *s = xmalloc(v->len + 1, "a tensor name");
+    memcpy(s, v->bytes, v->len);
+    s[v->len] = 0;
+    return s;
+}
+
+static int torch_ref(Vm *vm, const Value *t, const Value *key, TorchTensorRef *r) {
+    const Value *st = t->data;
+    r->name = key ? str_copy(key) : NULL;
+    if (r->name && strlen(r->name) != key->len) return fail(vm, "a key contains a NUL character");
+    r->dtype = st->st_dtype;
+    r->storage_key = str_copy(st);
+    r->storage_numel = st->numel;
+    r->offset = t->offset;
+    r->ndim = t->ndim;
+    memcpy(r->shape, t->shape, sizeof r->shape);
+    memcpy(r->stride, t->stride, sizeof r->stride);
+    return 0;
+}
+
+static int torch_convert(Vm *vm, const Value *root, TorchPickle *out) {
+    if (root->kind == V_TENSOR) {
+        out->tensors = xcalloc(1, sizeof *out->tensors, "a tensor list");
+        out->count = 1;
+        return torch_ref(vm, root, NULL, out->tensors);
+    }
+    if (root->kind != V_DICT) return fail(vm, "holds neither a state dict nor a tensor");
+    size_t n = root->n_items / 2;
+    out->tensors = xcalloc(n ? n : 1, sizeof *out->tensors, "a tensor list");
+    for (size_t i = 0; i < n; i++) {
+        const Value *k = root->items[2 * i], *v = root->items[2 * i + 1];
+        if (k->kind != V_STR) return fail(vm, "state dict entry %zu has a key that is not a string", i);
+        out->count++;
+        if (torch_ref(vm, v, k, &out->tensors[i])) return -1;
+        if (v->kind != V_TENSOR)
+            return fail(vm, "state dict entry '%s' is not a tensor", out->tensors[i].name);
+    }
+    return 0;
+}
+
+int torch_pickle_read(const uint8_t *data, size_t size, const char *path, TorchPickle *out, char *err,
+                      size_t errlen) {
+    memset(out, 0, sizeof *out);
+    Vm vm;
+    memset(&vm, 0, sizeof vm);
+    vm.torch = 1;
+    vm.p = data;
+    vm.n = size;
+    vm.path = path;
+    vm.err = err;
+    vm.errlen = errlen;
+    Value *root = NULL;
+    int rc = run(&vm, &root);
+    if (rc == 0) rc = torch_convert(&vm, root, out);
+    if (rc) torch_pickle_free(out);
+    vm_free(&vm);
+    return rc;
+}
+
+void torch_pickle_free(TorchPickle *t) {
+    for (size_t i = 0; i < t->count; i++) {
+        free(t->tensors[i].name);
+        free(t->tensors[i].storage_key);
+    }
+    free(t->tensors);
+    memset(t, 0, sizeof *t);
 }
 
 void npy_pickle_free(NpyObjectArray *a) {

@@ -2,6 +2,7 @@
 #include "anomaly/atomic_file.h"
 #include "anomaly/error.h"
 #include "anomaly/json.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -275,6 +276,26 @@ int safetensors_open(const char *path, SafeTensors *st, char *err, size_t errlen
         return set_err(err, errlen, path, "read error");
     }
     fclose(fp);
+    /* torch.save before PyTorch 1.6: a bare pickle that opens with its magic
+     * number 0x1950a86a20f9469cfc6c as a LONG1 */
+    static const unsigned char legacy[14] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                             0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    if (size >= sizeof legacy && memcmp(bytes, legacy, sizeof legacy) == 0) {
+        free(bytes);
+        return set_err(err, errlen, path, "a PyTorch file in the legacy (pre-1.6) format: re-save it with a newer "
+                                          "torch.save, or convert it with tools/convert_checkpoint.py");
+    }
+    /* a torch.save file, whatever its name (a zip's byte 8 is its first
+     * entry's method, never the '{' a safetensors header starts with) */
+    if (pth_is_zip(bytes, size) && !(size > 8 && bytes[8] == '{')) {
+        unsigned char *converted;
+        size_t n;
+        int rc = pth_to_safetensors(path, bytes, size, &converted, &n, err, errlen);
+        free(bytes);
+        if (rc) return -1;
+        bytes = converted;
+        size = n;
+    }
     return safetensors_parse(path, bytes, size, st, err, errlen);
 }
 
@@ -296,6 +317,27 @@ const StTensor *safetensors_find(const SafeTensors *st, const char *name) {
     for (int i = 0; i < st->count; i++)
         if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
     return NULL;
+}
+
+const StTensor *safetensors_find_param(const SafeTensors *st, const char *name) {
+    const StTensor *t = safetensors_find(st, name);
+    if (t || strchr(name, '.')) return t;
+    char alias[PARAM_NAME_MAX + 8];
+    if ((size_t)snprintf(alias, sizeof alias, "%s.weight", name) >= sizeof alias) return NULL;
+    return safetensors_find(st, alias);
+}
+
+/* The table entry a file's tensor is read into (see safetensors_find_param),
+ * or -1. */
+static int param_of_file_name(const ParamTable *t, const char *name) {
+    int i = params_find(t, name);
+    size_t n = strlen(name);
+    if (i >= 0 || n <= 7 || strcmp(name + n - 7, ".weight") != 0) return i;
+    char bare[PARAM_NAME_MAX + 1];
+    if (n - 7 >= sizeof bare) return -1;
+    memcpy(bare, name, n - 7);
+    bare[n - 7] = 0;
+    return strchr(bare, '.') ? -1 : params_find(t, bare);
 }
 
 const char *safetensors_meta(const SafeTensors *st, const char *key) {
@@ -515,7 +557,7 @@ int safetensors_read_params(const char *path, ParamTable *t, char *err, size_t e
     int rc = 0;
     for (int i = 0; i < t->count && !rc; i++) {
         const ParamEntry *p = &t->entries[i];
-        const StTensor *s = match[i] = safetensors_find(&st, p->name);
+        const StTensor *s = match[i] = safetensors_find_param(&st, p->name);
         if (!s) {
             rc = set_err(err, errlen, path, "missing key '%s' (the model has %d tensors, the file %d)",
                          p->name, t->count, st.count);
@@ -539,9 +581,14 @@ int safetensors_read_params(const char *path, ParamTable *t, char *err, size_t e
                          p->kind == PARAM_COUNTER ? "I64" : "F32 or F64");
         }
     }
-    for (int i = 0; i < st.count && !rc; i++)
-        if (params_find(t, st.tensors[i].name) < 0)
+    for (int i = 0; i < st.count && !rc; i++) {
+        int j = param_of_file_name(t, st.tensors[i].name);
+        if (j < 0)
             rc = set_err(err, errlen, path, "unexpected key '%s' (not in the model)", st.tensors[i].name);
+        else if (match[j] != &st.tensors[i])
+            rc = set_err(err, errlen, path, "'%s' and '%s.weight' are both present", t->entries[j].name,
+                         t->entries[j].name);
+    }
     for (int i = 0; i < t->count && !rc; i++) {
         if (t->entries[i].kind == PARAM_COUNTER) st_tensor_to_i64(match[i], params_counter(t, i));
         else st_tensor_to_real(match[i], params_data(t, i));

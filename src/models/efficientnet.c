@@ -63,7 +63,7 @@ typedef struct EfficientNet {
     Conv conv_head;
     BatchNorm bn1;
     Linear fc;  /* Linear head */
-    int arc_fc; /* ArcFace head: entry index of the bare _fc.weight, else -1 */
+    int arc_fc; /* ArcFace head: entry index of the bare _fc, else -1 */
     double dropout;
 } EfficientNet;
 
@@ -168,7 +168,9 @@ static void build(Model *m) {
     e->arc_fc = -1;
     if (m->cfg.arcface) {
         int shape[2] = {m->cfg.num_classes, head_out};
-        e->arc_fc = params_add(t, "_fc.weight", PARAM_TRAINABLE, 2, shape);
+        /* The original keeps this head as a bare nn.Parameter: its key is
+         * `_fc`, not `_fc.weight` (files with either are read). */
+        e->arc_fc = params_add(t, "_fc", PARAM_TRAINABLE, 2, shape);
     } else {
         linear_register(&e->fc, t, "_fc", head_out, m->cfg.num_classes, 1);
     }

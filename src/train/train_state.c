@@ -59,6 +59,17 @@ static void part_name(char *buf, size_t len, int k, const ParamEntry *e) {
     snprintf(buf, len, k == 0 ? "%s" : k == 1 ? "optim.m.%s" : "optim.v.%s", e->name);
 }
 
+/* Part k of entry e in the file; a bare entry (the ArcFace head `_fc`) may
+ * be stored as `<name>.weight` by older builds. */
+static const StTensor *find_part(const SafeTensors *st, int k, const ParamEntry *e) {
+    char name[PARAM_NAME_MAX + 24];
+    part_name(name, sizeof name, k, e);
+    const StTensor *x = safetensors_find(st, name);
+    if (x || strchr(e->name, '.')) return x;
+    strcat(name, ".weight");
+    return safetensors_find(st, name);
+}
+
 
 static void meta_printf(StWriter *w, const char *key, const char *fmt, ...) ANOMALY_PRINTF(3, 4);
 static void meta_printf(StWriter *w, const char *key, const char *fmt, ...) {
@@ -195,10 +206,8 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
      * before anything is copied. */
     int parts = 1, expected = t->count;
     for (int i = 0; i < t->count; i++) {
-        char name[PARAM_NAME_MAX + 16];
-        part_name(name, sizeof name, 1, &t->entries[i]);
         if (t->entries[i].kind == PARAM_TRAINABLE) {
-            parts = safetensors_find(&st, name) ? 3 : 1;
+            parts = find_part(&st, 1, &t->entries[i]) ? 3 : 1;
             break;
         }
     }
@@ -208,7 +217,7 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
             if (k > 0 && e->kind != PARAM_TRAINABLE) continue;
             char name[PARAM_NAME_MAX + 16];
             part_name(name, sizeof name, k, e);
-            const StTensor *x = safetensors_find(&st, name);
+            const StTensor *x = find_part(&st, k, e);
             rc = x ? check_tensor(path, x, e, name, err, errlen) : error_format(err, errlen, "%s: '%s' is missing", path, name);
             expected += k > 0;
         }
@@ -221,9 +230,7 @@ int train_state_load(const char *path, TrainState *s, Model *m, char *err, size_
             for (int i = 0; i < t->count; i++) {
                 const ParamEntry *e = &t->entries[i];
                 if (k > 0 && e->kind != PARAM_TRAINABLE) continue;
-                char name[PARAM_NAME_MAX + 16];
-                part_name(name, sizeof name, k, e);
-                copy_tensor(safetensors_find(&st, name), t, i, k == 0 ? NULL : (k == 1 ? t->m : t->v) + e->offset);
+                copy_tensor(find_part(&st, k, e), t, i, k == 0 ? NULL : (k == 1 ? t->m : t->v) + e->offset);
             }
         }
         m->rng = r;
@@ -258,7 +265,7 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
     int rc = 0, head_ok = 1, n_head_model = 0, n_head_file = 0;
     for (int i = 0; i < t->count && !rc; i++) {
         const ParamEntry *e = &t->entries[i];
-        const StTensor *x = safetensors_find(&st, e->name);
+        const StTensor *x = safetensors_find_param(&st, e->name);
         int head = strncmp(e->name, last, hlen) == 0;
         n_head_model += head;
         if (head) {
@@ -281,7 +288,7 @@ int load_pretrained(const char *path, Model *m, int *head_loaded, char *err, siz
         head_ok = head_ok && n_head_file == n_head_model;
         for (int i = 0; i < t->count; i++)
             if (head_ok || strncmp(t->entries[i].name, last, hlen) != 0)
-                copy_tensor(safetensors_find(&st, t->entries[i].name), t, i, NULL);
+                copy_tensor(safetensors_find_param(&st, t->entries[i].name), t, i, NULL);
         *head_loaded = head_ok;
     }
     safetensors_close(&st);

@@ -222,8 +222,10 @@ class EfficientNet(nn.Module):
         return swish(self._bn1(self._conv_head(x)))
 
     def forward(self, x):
-        x = self._avg_pooling(self.features(x)).flatten(1)
-        return self._fc(self._dropout(x))
+        x = self._dropout(self._avg_pooling(self.features(x)).flatten(1))
+        if isinstance(self._fc, nn.Parameter):  # ArcFace: cos = normalize(x) . normalize(W)^T
+            return F.linear(F.normalize(x, dim=1), F.normalize(self._fc, dim=1))
+        return self._fc(x)
 
 
 def pad_table(model, input_size=None):

@@ -29,8 +29,9 @@ def _family(name):
 
 
 class CosineHead(nn.Module):
-    """ArcFace head: a bare weight [num_classes, features] (no bias, the
-    state-dict entry `<head>.weight`); outputs cos = normalize(x) .
+    """ResNeXt / ResNeSt ArcFace head: a bare weight [num_classes, features]
+    (no bias, the state-dict entry `fc.weight`; EfficientNet's is the
+    original's bare parameter `_fc` instead, see build); outputs cos = normalize(x) .
     normalize(W)^T, which the ArcFace loss consumes. Inference logits are
     scale * cos (see `logits`)."""
 
@@ -58,10 +59,17 @@ def build(name, num_classes, arcface=False, same_padding="static", image_size=No
         model = resnext.ResNeXt(name, num_classes)
     else:
         model = resnest.ResNeSt(name, num_classes)
-    if arcface:
+    if arcface and fam is efficientnet:
+        # the original's ArcFace head: a bare nn.Parameter `_fc` (state-dict
+        # key `_fc`, listed first as the model's own parameter)
+        del model._fc
+        model._fc = nn.Parameter(torch.empty(num_classes, model.num_features))
+        nn.init.xavier_uniform_(model._fc)
+    elif arcface:
         # replacing the attribute keeps the head last in the state dict
         setattr(model, model.head_name, CosineHead(model.num_features, num_classes, arc_scale))
     model.arcface = bool(arcface)
+    model.arc_scale = arc_scale
     return model
 
 
@@ -76,7 +84,7 @@ def init(name, num_classes, seed, **kwargs):
 def logits(model, x):
     """Class scores for inference: the Linear output, or scale * cos."""
     out = model(x)
-    return out * getattr(model, model.head_name).scale if model.arcface else out
+    return out * model.arc_scale if model.arcface else out
 
 
 def param_count(model):
@@ -166,12 +174,18 @@ def capture(model, x, names=None):
     for the named modules (default: dump_names), in the order they ran."""
     names = dump_names(model) if names is None else names
     mods = dict(model.named_modules())
-    missing = [n for n in names if n not in mods]
+    # a bare-parameter head has no module to hook: its output is the model's
+    head = getattr(model, "head_name", None)
+    bare = head if head and isinstance(getattr(model, head, None), nn.Parameter) else None
+    missing = [n for n in names if n not in mods and n != bare]
     if missing:
         raise KeyError(f"no such module: {', '.join(missing)}")
     seen = collections.OrderedDict()
     handles = []
     for n in names:
+        if n == bare:
+            continue
+
         def hook(_m, _inp, out, n=n):
             seen[n] = out.detach().clone()  # clone: later in-place ops must not leak in
         handles.append(mods[n].register_forward_hook(hook))
@@ -180,4 +194,6 @@ def capture(model, x, names=None):
     finally:
         for h in handles:
             h.remove()
+    if bare in names:
+        seen[bare] = out.detach().clone()
     return out, seen
