@@ -25,7 +25,7 @@
 # leaves out the tests that fork a child (run_child). The library's results do
 # not depend on the thread count.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PREC=${PRECISION:-32}
 BUILD=build/aarch64-f$PREC
 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu)

@@ -7,7 +7,7 @@
  * everywhere, so, compiled without contraction (-ffp-contract=off), they
  * return the same bits on every CPU. Accuracy: within 1 ulp of the true
  * value over the whole range, sin/cos included (exact Payne-Hanek argument
- * reduction for every |x| > pi/4); measured max 0.50-0.58 ulp against
+ * reduction for every |x| > pi/4); measured max 0.50-0.51 ulp against
  * long-double references by tests/test_pmath.c, which also checks the C99
  * Annex F special values and committed golden bits. NaN results are NaN
  * with the CPU's sign and payload.

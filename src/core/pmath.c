@@ -316,20 +316,27 @@ static double sin_kernel(DD r) {
     return v.hi + v.lo;
 }
 
-/* cos(r), |r| <= pi/4 + tiny: 1 - r^2/2 in double-double, the rest of the
- * Taylor series (to r^22) in double. */
+/* cos(r), |r| <= pi/4 + tiny: 1 - r^2/2 + r^4/24 in double-double (r^4/24
+ * reaches 0.016, too much to round in double), the rest of the Taylor
+ * series (to r^22) in double. */
 static double cos_kernel(DD r) {
     DD r2 = two_prod(r.hi, r.hi);
     r2.lo += 2 * r.hi * r.lo;
     double s = r2.hi;
-    double tail = s * s *
-                  (1.0 / 24 + s * (-1.0 / 720 + s * (1.0 / 40320 + s * (-1.0 / 3628800 +
+    DD r4 = two_prod(s, s);
+    r4.lo += 2 * s * r2.lo;
+    double q = r4.hi / 24;
+    DD q24 = two_prod(q, 24.0);
+    double ql = ((r4.hi - q24.hi) - q24.lo + r4.lo) / 24; /* r4.hi - q24.hi is exact */
+    double tail = s * s * s *
+                  (-1.0 / 720 + s * (1.0 / 40320 + s * (-1.0 / 3628800 +
                   s * (1.0 / 479001600.0 + s * (-1.0 / 87178291200.0 + s * (1.0 / 20922789888000.0 +
                   s * (-1.0 / 6402373705728000.0 + s * (1.0 / 2432902008176640000.0 +
-                  s * (-1.0 / 1124000727777607680000.0))))))))));
-    DD v = two_sum(1.0, -0.5 * r2.hi);
-    v.lo += -0.5 * r2.lo + tail;
-    return v.hi + v.lo;
+                  s * (-1.0 / 1124000727777607680000.0)))))))));
+    DD v = two_sum(1.0, -0.5 * s);
+    DD w = two_sum(v.hi, q);
+    w.lo += v.lo + ((-0.5 * r2.lo + ql) + tail);
+    return w.hi + w.lo;
 }
 
 /* sin (want_cos = 0) or cos (1) of a finite x. */
