@@ -114,6 +114,11 @@ bench:
 .PHONY: arm-check
 arm-check:
 	@tools/arm_check.sh
+
+# The exact mode's golden sums from the ARM64 build under qemu.
+.PHONY: arm-golden
+arm-golden:
+	@tools/arm_check.sh golden
 # 1 and 2 ranks of one thread on a b0 train step (tools/bench_mpi.sh).
 bench-mpi:
 	@tools/setup_deps.sh

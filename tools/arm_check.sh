@@ -8,6 +8,8 @@
 #                                           from x86-64) and a few fast unit tests
 #   tools/arm_check.sh test_core test_csv   these test executables
 #   tools/arm_check.sh anomaly ARGS...      the ARM64 anomaly binary with ARGS
+#   tools/arm_check.sh golden               the exact mode's golden test: the
+#                                           same sums as on x86-64 (make arm-golden)
 #
 # Installs what it needs when run as root (dpkg --add-architecture arm64,
 # gcc-aarch64-linux-gnu, qemu-user, the :arm64 OpenBLAS, libpng, libjpeg and
@@ -78,6 +80,15 @@ run() { # $@: command line for qemu
     timeout "${ARM_TIMEOUT:-600}" "${QEMU[@]}" "$@"
 }
 
+# `golden`: the exact mode's golden test (tests/test_exact_golden.sh) with
+# the ARM64 binary under qemu, one thread (see above): the same sums as x86-64.
+if [ $# -gt 0 ] && [ "$1" = golden ]; then
+    ANOMALY_BIN=$BUILD/anomaly ANOMALY_TAG=aarch64 ANOMALY_KEEP_ENV=1 GOLDEN_THREADS=1 \
+        ANOMALY_RUN="timeout ${ARM_TIMEOUT:-600} ${QEMU[*]}" bash tests/test_exact_golden.sh
+    rc=$?
+    echo "arm_check: golden test exited $rc ($(secs "$t2" "$(now)") s)"
+    exit $rc
+fi
 if [ $# -gt 0 ] && [ "$1" = anomaly ]; then
     shift
     run "$BUILD/anomaly" "$@"
