@@ -642,6 +642,19 @@ static void conv_ref_vs_loops(const Conv2dShape *s, int bias, const char *name) 
           "%s: dweight reference != direct loops", name);
     CHECK(memcmp(a + z.x + z.w, b + z.x + z.w, s->oc * sizeof(real)) == 0,
           "%s: dbias reference != direct loops", name);
+    if (depthwise_shape(s)) {
+        /* the depthwise reference's direct loops: the same bits as the
+         * general reference (and so as the loops above) */
+        real *y = new_real(z.y), *g = new_real(ng);
+        depthwise_conv2d_forward_ref(y, X, W, bias ? Y : NULL, s);
+        conv2d_forward_loops(b, X, W, bias ? Y : NULL, s);
+        CHECK(memcmp(y, b, z.y * sizeof(real)) == 0, "%s: depthwise forward reference differs", name);
+        prefill(g, ng);
+        depthwise_conv2d_backward_ref(g, g + z.x, g + z.x + z.w, Z, X, W, s);
+        CHECK(memcmp(a, g, ng * sizeof(real)) == 0, "%s: depthwise backward reference differs", name);
+        free(y);
+        free(g);
+    }
     free(a);
     free(b);
 }
@@ -664,6 +677,8 @@ static const ConvCase CONV_CASES[] = {
                         .pad_b = 2, .pad_l = 2, .pad_r = 2, .groups = 672}, 0},
     {"b0 head 1x1", {.n = 2, .c = 320, .h = 7, .w = 7, .oc = 1280, .kh = 1, .kw = 1}, 0},
     {"b0 se reduce (bias)", {.n = 2, .c = 96, .h = 1, .w = 1, .oc = 4, .kh = 1, .kw = 1}, 1},
+    {"dw 3x3 odd, bias", {.n = 2, .c = 5, .h = 9, .w = 7, .oc = 5, .kh = 3, .kw = 3, .sh = 2,
+                          .sw = 1, .pad_t = 1, .pad_b = 1, .pad_l = 0, .pad_r = 2, .groups = 5}, 1},
     /* EfficientNet b6: stem at an odd size, depthwise 5x5 s2 odd, late 1x1 */
     {"b6 stem odd", {.n = 1, .c = 3, .h = 33, .w = 35, .oc = 56, .kh = 3, .kw = 3, .sh = 2,
                      .sw = 2, .pad_t = 1, .pad_b = 1, .pad_l = 1, .pad_r = 1}, 0},
