@@ -1,4 +1,5 @@
-/* Pictures of what a run did (src/viz/): training curves. All
+/* Pictures of what a run did (src/viz/): training curves, augmentation
+ * sheets, Grad-CAM heat maps, and the HTML report that gathers them. All
  * draw with the raster module (raster.h) and write PNGs atomically.
  *
  * Functions returning int give 0, or -1 with a one-line reason naming the
@@ -10,6 +11,8 @@
 #include <stdint.h>
 
 #include "anomaly/image.h"
+#include "anomaly/model.h"
+#include "anomaly/real.h"
 
 /* ---- curves.c ---- */
 
@@ -37,3 +40,33 @@ void curves_render(Image *img, const RunLog *logs, int n, const char *title);
 int curves_write(const char *exp_dir, const char *out_png, char *err, size_t errlen);
 
 #endif
+
+/* ---- cam.c: Grad-CAM ---- */
+
+/* The module Grad-CAM looks at: the last convolution's output,
+ * `_conv_head` for EfficientNet, `layer4` for ResNeXt and ResNeSt. */
+const char *cam_layer(const Model *m);
+
+typedef struct Cam {
+    int h, w;      /* the feature map's size */
+    real *map;     /* [h][w]: relu(sum_k alpha_k A_k), alpha_k the spatial
+                      mean of d score / d A_k (not normalised) */
+    int n_classes;
+    real *logits;  /* [n_classes]: inference logits (scale * cos for ArcFace) */
+} Cam;
+
+/* Grad-CAM of one normalised image x [3][h][w] for class `label` in eval
+ * mode, with the tape's own backward; score = the label's logit. */
+void cam_compute(Cam *cam, Model *m, const real *x, int h, int w, int label, double arc_scale);
+void cam_free(Cam *cam);
+
+/* The map bilinearly resized to w x h (half-pixel centres, as OpenCV's and
+ * PyTorch's align_corners=False) and divided by its maximum: [h][w] in
+ * [0, 1] (all 0 when the map is). */
+void cam_upsample(real *out, const Cam *cam, int w, int h);
+
+/* The picture: img enlarged `scale` times with the heat map blended over it
+ * (weight 0.5), a colour bar, and up to two lines of text under it. out is
+ * allocated. */
+void cam_overlay(Image *out, const Image *img, const Cam *cam, int scale, const char *line1,
+                 const char *line2);
