@@ -172,6 +172,38 @@ static void test_curves(void) {
     rmdir(exp);
 }
 
+static void test_augment_sheet(void) {
+    Image in, sheet;
+    image_alloc(&in, 32, 32);
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) raster_pixel(&in, x, y, rgb((uint8_t)(8 * x), (uint8_t)(8 * y), 77));
+    /* aug_ver 1 draws no op: each cell is the image itself (32 px shown 3x) */
+    augment_sheet(&sheet, &in, 3, 1, 32, 42, 0, 0);
+    const int cell_w = 186 + 8, cell_h = 4 + 9 + 96 + 3 + 9 + 4;
+    CHECK(sheet.w == 2 + 3 * (cell_w + 2) && sheet.h == 2 + cell_h + 2, "sheet %dx%d", sheet.w, sheet.h);
+    int bad = 0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 32; y += 5)
+            for (int x = 0; x < 32; x += 5)
+                bad += !same(raster_get(&sheet, 2 + c * (cell_w + 2) + 4 + 3 * x + 1, 2 + 4 + 9 + 3 * y + 2),
+                             raster_get(&in, x, y));
+    CHECK(bad == 0, "%d probed pixels differ from the image", bad);
+    image_free(&sheet);
+    /* aug_ver 2: draws differ from epoch to epoch, and are the same for the same epoch */
+    Image a, b;
+    augment_sheet(&a, &in, 2, 2, 32, 42, 5, 0);
+    augment_sheet(&b, &in, 2, 2, 32, 42, 5, 0);
+    CHECK(a.w == b.w && a.h == b.h && memcmp(a.px, b.px, (size_t)a.w * a.h * 3) == 0, "same draws, same sheet");
+    int differ = 0;
+    for (int y = 0; y < 96; y++)
+        for (int x = 0; x < 96; x++)
+            differ += !same(raster_get(&a, 2 + 4 + x, 2 + 13 + y), raster_get(&a, 2 + cell_w + 2 + 4 + x, 2 + 13 + y));
+    CHECK(differ > 1000, "epochs 0 and 1 look alike (%d pixels differ)", differ);
+    image_free(&a);
+    image_free(&b);
+    image_free(&in);
+}
+
 int main(void) {
     tmpdir_create("viz");
     RUN(test_raster_shapes);
@@ -179,6 +211,7 @@ int main(void) {
     RUN(test_raster_heat);
     RUN(test_sheet);
     RUN(test_curves);
+    RUN(test_augment_sheet);
     tmpdir_remove();
     CHECK_MAIN_END();
 }

@@ -51,6 +51,11 @@ void raster_text(Image *img, int x, int y, const char *s, int scale, Rgb c);
 void raster_text_up(Image *img, int x, int y, const char *s, int scale, Rgb c);
 /* Width in pixels of raster_text(s) (0 for ""). */
 int raster_text_width(const char *s, int scale);
+/* s broken into lines of at most max_w pixels, at spaces where it can be
+ * (a word longer than a line is cut), drawn from (x, y) one line every
+ * RASTER_ADV_Y * scale pixels. img NULL: nothing is drawn. Returns the
+ * number of lines. */
+int raster_text_wrapped(Image *img, int x, int y, int max_w, const char *s, int scale, Rgb c);
 
 /* a + (b - a) * t per channel, rounded; t in [0, 1]. */
 Rgb raster_mix(Rgb a, Rgb b, double t);

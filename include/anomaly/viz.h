@@ -41,6 +41,16 @@ int curves_write(const char *exp_dir, const char *out_png, char *err, size_t err
 
 #endif
 
+/* ---- augment_sheet.c ---- */
+
+/* n draws of the train augmentations of one image, as training draws them
+ * for image `index` in epochs first_epoch .. first_epoch + n - 1 (stream
+ * rng_stream(seed, epoch, index)), each resized to size x size (shown
+ * enlarged to at least 96 px) with its epoch and its ops, in the `anomaly
+ * augment` log format, written under it. out is allocated. */
+void augment_sheet(Image *out, const Image *in, int n, int aug_ver, int size, uint64_t seed, uint64_t index,
+                   uint64_t first_epoch);
+
 /* ---- cam.c: Grad-CAM ---- */
 
 /* The module Grad-CAM looks at: the last convolution's output,

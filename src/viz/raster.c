@@ -193,6 +193,31 @@ int raster_text_width(const char *s, int scale) {
     return n ? (n * RASTER_ADV_X - 1) * scale : 0;
 }
 
+int raster_text_wrapped(Image *img, int x, int y, int max_w, const char *s, int scale, Rgb c) {
+    int per_line = (max_w / scale + 1) / RASTER_ADV_X, lines = 0;
+    if (per_line < 1) per_line = 1;
+    size_t n = strlen(s);
+    char buf[512];
+    for (size_t i = 0; i < n;) {
+        while (s[i] == ' ') i++;
+        if (i >= n) break;
+        size_t take = n - i;
+        if (take > (size_t)per_line) {
+            take = (size_t)per_line;
+            size_t j = take;
+            while (j > 0 && s[i + j] != ' ') j--; /* break at the last space that fits */
+            if (j > 0) take = j;
+        }
+        if (take >= sizeof buf) take = sizeof buf - 1;
+        memcpy(buf, s + i, take);
+        buf[take] = '\0';
+        if (img) raster_text(img, x, y + lines * RASTER_ADV_Y * scale, buf, scale, c);
+        lines++;
+        i += take;
+    }
+    return lines;
+}
+
 static uint8_t mix8(uint8_t a, uint8_t b, double t) {
     double v = a + (b - a) * t;
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
