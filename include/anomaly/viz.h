@@ -39,6 +39,25 @@ void curves_render(Image *img, const RunLog *logs, int n, const char *title);
 /* curves_render of exp_dir's runs, written to out_png. */
 int curves_write(const char *exp_dir, const char *out_png, char *err, size_t errlen);
 
+/* ---- report.c: one self-contained HTML page ---- */
+
+typedef struct ReportConfig {
+    const char *exp_dir;    /* results/EXP: train_args.csv, labels.csv, runs, features, submission */
+    const char *data_path;  /* the data set (test images, test_df.csv); NULL: no image section */
+    const char *answers;    /* index,label truth; NULL: {data_path}/test_answer.csv if it exists */
+    const char *submission; /* NULL: {exp_dir}/sub_baseline_{EXP}.csv if it exists */
+    const char *explain;    /* a file holding `anomaly ensemble --explain` output, or NULL */
+    int worst;              /* wrong test images shown with their CAMs (default 8) */
+} ReportConfig;
+
+/* The run's settings, curves, per-label table, confusion matrix, the most
+ * confidently wrong test images with the Grad-CAM of the predicted and the
+ * true label (the first run's model), and the explain text; every picture
+ * inlined as a base64 PNG, nothing fetched. A section whose inputs are
+ * absent says so and what makes them; a file named by the config that
+ * cannot be read is an error. */
+int report_write(const ReportConfig *c, const char *out_html, char *err, size_t errlen);
+
 #endif
 
 /* ---- augment_sheet.c ---- */
