@@ -13,6 +13,7 @@
 #include "anomaly/image.h"
 #include "anomaly/model.h"
 #include "anomaly/real.h"
+#include "anomaly/tester.h"
 
 /* ---- curves.c ---- */
 
@@ -38,6 +39,15 @@ void exp_logs_free(RunLog *logs, int n);
 void curves_render(Image *img, const RunLog *logs, int n, const char *title);
 /* curves_render of exp_dir's runs, written to out_png. */
 int curves_write(const char *exp_dir, const char *out_png, char *err, size_t errlen);
+
+/* ---- exp_model.c ---- */
+
+/* The model of an experiment's first run (runs sorted by name) at its
+ * latest checkpoint, built as train_args.csv says, with the label names of
+ * labels.csv. NULL with the reason in err when any of it is missing or does
+ * not fit. ckpt (may be NULL) receives the checkpoint's path. */
+Model *exp_first_model(const char *exp_dir, TestModel *tm, char ***labels, int *n_labels, char *ckpt,
+                       size_t ckpt_len, char *err, size_t errlen);
 
 /* ---- report.c: one self-contained HTML page ---- */
 

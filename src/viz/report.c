@@ -244,71 +244,59 @@ static int section_worst(FILE *f, const ReportConfig *c, const Table *ans, const
     free(mean);
     free(feat);
     qsort(w, n_wrong, sizeof *w, by_prob);
-    /* the first run's model draws the maps */
-    RunLog *logs;
-    int n_runs, rc = 0;
-    if (exp_logs_read(c->exp_dir, &logs, &n_runs, err, errlen)) {
+    /* the first run's model draws the maps (labels matched by name: a
+     * one-class run has its own list) */
+    int rc = 0, n_ml;
+    char **ml;
+    Model *m = exp_first_model(c->exp_dir, &tm, &ml, &n_ml, ckpt, sizeof ckpt, err, errlen);
+    if (!m) {
         rc = -1;
     } else {
-        char run_dir[4096];
-        path_printf(run_dir, sizeof run_dir, "%s/%s", c->exp_dir, logs[0].name);
-        exp_logs_free(logs, n_runs);
-        if (latest_checkpoint(run_dir, ckpt, sizeof ckpt) <= 0) {
-            fprintf(f, "<p class=note>No checkpoint in %s.</p>\n", run_dir);
-            rc = 1;
-        } else {
-            ModelConfig mc = model_config_default(tm.name, C);
-            mc.arcface = tm.arcface;
-            mc.same_padding = tm.same_padding;
-            mc.image_size = tm.pad_size;
-            Model *m = model_create(&mc);
-            if (tester_load(m, ckpt, labels_path, err, errlen)) {
+        size_t show = n_wrong < (size_t)c->worst ? n_wrong : (size_t)c->worst;
+        fprintf(f, "<p>%zu of %zu test images are wrong; the %zu the folds were surest of, with the Grad-CAM "
+                   "(<code>%s</code>) of the predicted and of the true label from <code>",
+                n_wrong, N, show, cam_layer(m));
+        html_text(f, ckpt);
+        fputs("</code>.</p>\n", f);
+        for (size_t i = 0; i < show && !rc; i++) {
+            Image raw, im;
+            if (image_read(ds.test_path[w[i].row], &raw, err, errlen)) {
                 rc = -1;
-            } else {
-                size_t show = n_wrong < (size_t)c->worst ? n_wrong : (size_t)c->worst;
-                fprintf(f, "<p>%zu of %zu test images are wrong; the %zu the folds were surest of, with the Grad-CAM "
-                           "(<code>%s</code>) of the predicted and of the true label from <code>",
-                        n_wrong, N, show, cam_layer(m));
-                html_text(f, ckpt);
-                fputs("</code>.</p>\n", f);
-                for (size_t i = 0; i < show; i++) {
-                    Image raw, im;
-                    if (image_read(ds.test_path[w[i].row], &raw, err, errlen)) {
-                        rc = -1;
-                        break;
-                    }
-                    image_resize(&im, &raw, tm.img_size, tm.img_size);
-                    image_free(&raw);
-                    real *x = xmalloc((size_t)3 * tm.img_size * tm.img_size * sizeof(real), "report");
-                    image_normalize(x, &im);
-                    int scale = tm.img_size >= 128 ? 1 : (128 + tm.img_size - 1) / tm.img_size;
-                    for (int side = 0; side < 2; side++) {
-                        int lab = side ? w[i].truth : w[i].pred;
-                        if (lab < 0) continue;
-                        Cam cam;
-                        cam_compute(&cam, m, x, tm.img_size, tm.img_size, lab, tm.scale);
-                        char l1[300], l2[300];
-                        snprintf(l1, sizeof l1, "%s: %s", side ? "true" : "predicted", labels[lab]);
-                        if (side)
-                            snprintf(l2, sizeof l2, "logit %.2f", (double)cam.logits[lab]);
-                        else
-                            snprintf(l2, sizeof l2, "logit %.2f, fold mean p %.2f", (double)cam.logits[lab], w[i].prob);
-                        Image pic;
-                        cam_overlay(&pic, &im, &cam, scale, l1, l2);
-                        fputs("<figure>", f);
-                        img_inline(f, &pic, tmp_png, l1);
-                        fputs("<figcaption>", f);
-                        html_text(f, ds.test_file[w[i].row]);
-                        fputs("</figcaption></figure>\n", f);
-                        image_free(&pic);
-                        cam_free(&cam);
-                    }
-                    free(x);
-                    image_free(&im);
-                }
+                break;
             }
-            model_free(m);
+            image_resize(&im, &raw, tm.img_size, tm.img_size);
+            image_free(&raw);
+            real *x = xmalloc((size_t)3 * tm.img_size * tm.img_size * sizeof(real), "report");
+            image_normalize(x, &im);
+            int scale = tm.img_size >= 128 ? 1 : (128 + tm.img_size - 1) / tm.img_size;
+            for (int side = 0; side < 2; side++) {
+                int want = side ? w[i].truth : w[i].pred, lab = -1;
+                for (int k = 0; want >= 0 && k < n_ml; k++)
+                    if (strcmp(ml[k], labels[want]) == 0) lab = k;
+                if (lab < 0) continue;
+                Cam cam;
+                cam_compute(&cam, m, x, tm.img_size, tm.img_size, lab, tm.scale);
+                char l1[300], l2[300];
+                snprintf(l1, sizeof l1, "%s: %s", side ? "true" : "predicted", ml[lab]);
+                if (side)
+                    snprintf(l2, sizeof l2, "logit %.2f", (double)cam.logits[lab]);
+                else
+                    snprintf(l2, sizeof l2, "logit %.2f, fold mean p %.2f", (double)cam.logits[lab], w[i].prob);
+                Image pic;
+                cam_overlay(&pic, &im, &cam, scale, l1, l2);
+                fputs("<figure>", f);
+                img_inline(f, &pic, tmp_png, l1);
+                fputs("<figcaption>", f);
+                html_text(f, ds.test_file[w[i].row]);
+                fputs("</figcaption></figure>\n", f);
+                image_free(&pic);
+                cam_free(&cam);
+            }
+            free(x);
+            image_free(&im);
         }
+        model_free(m);
+        labels_free(ml, n_ml);
     }
     free(w);
     labels_free(labels, n_labels);
