@@ -77,7 +77,7 @@ assert pics[0].shape == (440, 1000, 3), pics[0].shape
 for h in ("Settings", "Training curves", "Per label", "Confusion matrix", "Worst-classified", "--explain"):
     assert h in html, "no section " + h
 assert "3 rows changed &lt;b&gt;" in html, "the explain text is not escaped"
-assert "<td>model_name</td><td>efficientnet-b0</td>" in html, "no settings"
+assert "<b>model_name</b> efficientnet-b0</div>" in html, "no settings"
 PY
 
 # ---- bad inputs: one line, non-zero exit, no page ----

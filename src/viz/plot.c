@@ -103,7 +103,7 @@ void plot_axes(Image *img, const Panel *p, const char *title, const char *right)
                 raster_text(img, p->x + p->w + 8, y - 3, buf, 1, lr);
             }
         }
-        raster_text_up(img, p->x + p->w + 40, p->y + (p->h + raster_text_width(right, 1)) / 2, right, 1, lr);
+        raster_text_up(img, p->x + p->w + 52, p->y + (p->h + raster_text_width(right, 1)) / 2, right, 1, lr);
     }
     raster_frame(img, p->x - 1, p->y - 1, p->w + 2, p->h + 2, ink);
     if (title) raster_text(img, p->x, p->y - 14, title, 1, ink);

@@ -75,7 +75,7 @@ static const char style[] =
     "td.n{text-align:right;font-variant-numeric:tabular-nums}"
     "img{max-width:100%;image-rendering:pixelated}figure{display:inline-block;margin:.5em;vertical-align:top}"
     "figcaption{font-size:.8em}pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.8em}"
-    ".note{color:#666;font-style:italic}";
+    ".note{color:#666;font-style:italic}.kv{columns:4;font-size:.85em}.kv b{font-weight:600;color:#555}";
 
 /* index -> label of an index,label file. */
 typedef struct Table {
@@ -363,15 +363,15 @@ int report_write(const ReportConfig *c, const char *out_html, char *err, size_t 
     fprintf(f, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>anomaly run %s</title>\n<style>%s</style>"
                "</head><body>\n<h1>anomaly run report: ", exp_name, style);
     html_text(f, c->exp_dir);
-    fputs("</h1>\n<h2>Settings</h2>\n<table>\n", f);
+    fputs("</h1>\n<h2>Settings</h2>\n<div class=kv>\n", f);
     for (int i = 0; i < ta.count; i++) {
-        fputs("<tr><td>", f);
+        fputs("<div><b>", f);
         html_text(f, ta.key[i]);
-        fputs("</td><td>", f);
+        fputs("</b> ", f);
         html_text(f, ta.value[i]);
-        fputs("</td></tr>\n", f);
+        fputs("</div>\n", f);
     }
-    fputs("</table>\n<h2>Training curves</h2>\n", f);
+    fputs("</div>\n<h2>Training curves</h2>\n", f);
     Image img;
     char title[512];
     snprintf(title, sizeof title, "training curves: %s", exp_name);
