@@ -11,6 +11,9 @@
 #                     15 epochs)
 #   3. anomaly test   the fold ensemble on the test set -> submission
 #   4. anomaly score  its macro F1 against the answers, a confusion matrix
+#   5. anomaly plot, anomaly report  the training curves, and one HTML page
+#                     of the run (curves, scores, the worst test images with
+#                     their Grad-CAMs)
 #
 # It prints the validation F1 of every epoch and compares the test macro F1
 # with a reference that is told each test image's class and answers its
@@ -54,7 +57,7 @@ exp=1
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 [ -x "$B" ] || make --no-print-directory PRECISION=32 all
-for cmd in synth train test score; do
+for cmd in synth train test score plot report; do
     "$B" "$cmd" --help > /dev/null 2>&1 || { echo "demo: this build has no 'anomaly $cmd'" >&2; exit 1; }
 done
 thread_flag=()
@@ -91,6 +94,10 @@ answers=$out/data/test_answer.csv
 # the reference: each test image's own class, state `good`
 awk -F, 'NR == 1 { print; next } { split($2, p, "-"); print $1 "," p[1] "-good" }' "$answers" > "$out/sub_good.csv"
 "$B" score "$out/sub_good.csv" "$answers" > "$out/score_good.txt"
+
+step "5. pictures: training curves and the run report"
+"$B" plot "$out/results/$exp" --out "$out/curves.png"
+"$B" report "$out/results/$exp" --data "$out/data" --out "$out/report.html" "${thread_flag[@]}"
 f1=$(awk '/^macro F1/ { print $3 }' "$out/score.txt")
 f1_good=$(awk '/^macro F1/ { print $3 }' "$out/score_good.txt")
 # share of test images whose label, and whose class, the submission gets right
@@ -115,7 +122,8 @@ printf '  told the class, always answers `good`   %.4f\n' "$f1_good"
 ratio=$(awk -v a="$f1" -v b="$f1_good" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 printf '  ratio                                   %s\n' "$ratio"
 echo
-echo "files: $out/submission.csv, $out/confusion.png, $out/score.txt (per label), $out/results/$exp/"
+echo "files: $out/submission.csv, $out/confusion.png, $out/score.txt (per label), $out/curves.png,"
+echo "       $out/report.html (open in a browser), $out/results/$exp/"
 echo "total $(($(date +%s) - start)) s"
 if [ "$rising" = 1 ] && awk -v a="$f1" -v b="$f1_good" 'BEGIN { exit !(a > 1.1 * b) }'; then
     echo "demo: ok (the validation F1 rose; the test F1 is ${ratio} x the class-told reference)"

@@ -2,6 +2,7 @@
 # Makes sure the Debian packages the project needs are installed.
 #   tools/setup_deps.sh          build + test packages
 #   tools/setup_deps.sh --torch  also python3-torch (for make parity / bench)
+#   tools/setup_deps.sh --browser  also chromium (the HTML report's screenshot test)
 # As root it installs what is missing; otherwise it prints the exact
 # apt-get line and stops with status 1.
 set -eu
@@ -9,6 +10,7 @@ pkgs="build-essential clang libomp-dev libopenblas-dev libpng-dev libjpeg-dev py
 # OpenMPI: the MPI=1 build and its tests (tests/test_mpi.sh)
 pkgs="$pkgs openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch python3-torchvision"; fi
+if [ "${1:-}" = "--browser" ]; then pkgs="$pkgs chromium"; fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -16,16 +16,20 @@
 #include "anomaly/image.h"
 #include "anomaly/rng.h"
 #include "anomaly/transforms.h"
+#include "anomaly/viz.h"
 
 int cmd_augment(int argc, char **argv);
 
 static const char usage[] =
     "IMAGE --out OUT.png [--aug_ver 1|2] [--img_size N] [--seed S] [--epoch E] [--index I]\n"
     "       anomaly augment IMAGE --out OUT.png --op NAME [op flags]\n"
+    "       anomaly augment IMAGE --out SHEET.png --sheet N [--aug_ver 1|2] [--img_size N] [--seed S] [--epoch E] [--index I]\n"
     "\n"
     "Without --op: the train transform of the image up to (not including)\n"
     "Normalize, drawn from the stream (seed, epoch, index) as training does.\n"
     "With --op: that one op with the given parameters.\n"
+    "With --sheet N: N draws (epochs E .. E+N-1) on one picture, each with its\n"
+    "ops written under it (--img_size default 128 there).\n"
     "Prints one line per applied op, `NAME key=value ...`, where each key is\n"
     "the flag that replays it with --op NAME (reals with 6 decimals):\n"
     "  rotate90 k=K                      np.rot90 K times\n"
@@ -84,7 +88,7 @@ static void print_op(const AugOp *op) {
 
 int cmd_augment(int argc, char **argv) {
     const char *out_path = NULL, *op_name = NULL, *line = NULL, *noise_seed = NULL, *border = NULL;
-    int aug_ver = 2, img_size = INT_MIN, kernel = INT_MIN, k = INT_MIN;
+    int aug_ver = 2, img_size = INT_MIN, kernel = INT_MIN, k = INT_MIN, sheet = INT_MIN;
     long long seed = 42, epoch = 0, index = 0;
     double angle = NAN, scale = NAN, dx = NAN, dy = NAN, alpha = NAN, gamma = NAN, beta = NAN, var = NAN;
     /* The names go in the help text rather than in `choices`, whose column
@@ -104,6 +108,7 @@ int cmd_augment(int argc, char **argv) {
         {"epoch", ARG_LONG, &epoch, "epoch of the draw (default 0)", NULL, 0},
         {"index", ARG_LONG, &index, "image index of the draw (default 0)", NULL, 0},
         {"op", ARG_STRING, &op_name, op_help, NULL, 0},
+        {"sheet", ARG_INT, &sheet, "N draws on one picture, each with its ops written under it", NULL, 0},
         {"angle", ARG_DOUBLE, &angle, "rotate, shift_scale_rotate: degrees, counter-clockwise", NULL, 0},
         {"scale", ARG_DOUBLE, &scale, "shift_scale_rotate: scale factor", NULL, 0},
         {"dx", ARG_DOUBLE, &dx, "shift_scale_rotate: shift as a fraction of the width", NULL, 0},
@@ -130,6 +135,21 @@ int cmd_augment(int argc, char **argv) {
                 (border ? F_BORDER : 0);
 
     Image in, out;
+    if (sheet != INT_MIN) {
+        if (op_name || given) fatal("anomaly augment: --sheet draws the pipeline; it takes no --op or op parameters");
+        if (sheet < 1 || sheet > 1000) fatal("anomaly augment: --sheet must be 1 to 1000, not %d", sheet);
+        if (aug_ver != 1 && aug_ver != 2) fatal("anomaly augment: --aug_ver must be 1 or 2, not %d", aug_ver);
+        if (img_size == INT_MIN) img_size = 128;
+        if (img_size < 1) fatal("anomaly augment: --img_size must be >= 1, not %d", img_size);
+        if (epoch < 0 || index < 0) fatal("anomaly augment: --epoch and --index must be >= 0");
+        image_read_or_die(pos[0], &in);
+        augment_sheet(&out, &in, sheet, aug_ver, img_size, (uint64_t)seed, (uint64_t)index, (uint64_t)epoch);
+        image_write_png(out_path, &out);
+        printf("%s\n", out_path);
+        image_free(&in);
+        image_free(&out);
+        return 0;
+    }
     image_read_or_die(pos[0], &in);
     if (!op_name) {
         if (given) fatal("anomaly augment: op parameters need --op (see anomaly augment --help)");

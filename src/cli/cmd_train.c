@@ -17,6 +17,7 @@
 #include "anomaly/exact.h"
 #include "anomaly/folds.h"
 #include "anomaly/trainer.h"
+#include "anomaly/viz.h"
 
 int cmd_train(int argc, char **argv);
 
@@ -512,6 +513,11 @@ int cmd_train(int argc, char **argv) {
             labels_sync(path, r->names, r->n_names);
         }
         interrupted = trainer_train_run(&c, &ds, r) == RUN_INTERRUPTED;
+        /* the curves of every run so far (anomaly plot); a picture that
+         * cannot be drawn does not stop training */
+        char curves[4096], err[1024];
+        path_printf(curves, sizeof curves, "%s/curves.png", exp);
+        if (curves_write(exp, curves, err, sizeof err)) fprintf(stderr, "anomaly train: no curves.png: %s\n", err);
     }
     if (interrupted && writer)
         printf("stopped after %d epoch(s) as asked; continue with --resume\n", f.stop_after_epoch);

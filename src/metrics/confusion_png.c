@@ -1,6 +1,6 @@
 /* The confusion matrix as a picture a person can read (metrics.h): a grid of
- * shaded cells with counts, label names on the axes, drawn with a small
- * bitmap font of our own so the library needs no font files. */
+ * shaded cells with counts, label names on the axes, drawn with the raster
+ * module's bitmap font (raster.h) so the library needs no font files. */
 #include "anomaly/metrics.h"
 
 #include <stdint.h>
@@ -10,166 +10,13 @@
 
 #include "anomaly/error.h"
 #include "anomaly/image.h"
+#include "anomaly/raster.h"
 
-/* 5 x 8 glyphs for printable ASCII: rows 0-6 hold capitals and digits (the
- * baseline is under row 6), row 7 is for descenders and the underscore, which
- * sits below the baseline so that "cut_inner" keeps its words apart. */
-#define GLYPH_W 5
-#define GLYPH_H 8
-static const char *const font[95][GLYPH_H] = {
-    {".....", ".....", ".....", ".....", ".....", ".....", ".....", "....."}, /* space */
-    {"..#..", "..#..", "..#..", "..#..", "..#..", ".....", "..#..", "....."}, /* ! */
-    {".#.#.", ".#.#.", ".....", ".....", ".....", ".....", ".....", "....."}, /* " */
-    {".#.#.", ".#.#.", "#####", ".#.#.", "#####", ".#.#.", ".#.#.", "....."}, /* # */
-    {"..#..", ".####", "#.#..", ".###.", "..#.#", "####.", "..#..", "....."}, /* $ */
-    {"##...", "##..#", "...#.", "..#..", ".#...", "#..##", "...##", "....."}, /* % */
-    {".##..", "#..#.", "#.#..", ".#...", "#.#.#", "#..#.", ".##.#", "....."}, /* & */
-    {"..#..", "..#..", ".....", ".....", ".....", ".....", ".....", "....."}, /* ' */
-    {"...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#.", "....."}, /* ( */
-    {".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#...", "....."}, /* ) */
-    {".....", "..#..", "#.#.#", ".###.", "#.#.#", "..#..", ".....", "....."}, /* * */
-    {".....", "..#..", "..#..", "#####", "..#..", "..#..", ".....", "....."}, /* + */
-    {".....", ".....", ".....", ".....", ".....", "..#..", "..#..", ".#..."}, /* , */
-    {".....", ".....", ".....", "#####", ".....", ".....", ".....", "....."}, /* - */
-    {".....", ".....", ".....", ".....", ".....", ".....", "..#..", "....."}, /* . */
-    {"....#", "....#", "...#.", "..#..", ".#...", "#....", "#....", "....."}, /* / */
-    {".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###.", "....."}, /* 0 */
-    {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###.", "....."}, /* 1 */
-    {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####", "....."}, /* 2 */
-    {"#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###.", "....."}, /* 3 */
-    {"...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#.", "....."}, /* 4 */
-    {"#####", "#....", "####.", "....#", "....#", "#...#", ".###.", "....."}, /* 5 */
-    {"..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###.", "....."}, /* 6 */
-    {"#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#...", "....."}, /* 7 */
-    {".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###.", "....."}, /* 8 */
-    {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##..", "....."}, /* 9 */
-    {".....", ".....", "..#..", ".....", ".....", "..#..", ".....", "....."}, /* : */
-    {".....", ".....", "..#..", ".....", ".....", "..#..", "..#..", ".#..."}, /* ; */
-    {"...#.", "..#..", ".#...", "#....", ".#...", "..#..", "...#.", "....."}, /* < */
-    {".....", ".....", "#####", ".....", "#####", ".....", ".....", "....."}, /* = */
-    {".#...", "..#..", "...#.", "....#", "...#.", "..#..", ".#...", "....."}, /* > */
-    {".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#..", "....."}, /* ? */
-    {".###.", "#...#", "#.###", "#.#.#", "#.###", "#....", ".###.", "....."}, /* @ */
-    {".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#", "....."}, /* A */
-    {"####.", "#...#", "#...#", "####.", "#...#", "#...#", "####.", "....."}, /* B */
-    {".###.", "#...#", "#....", "#....", "#....", "#...#", ".###.", "....."}, /* C */
-    {"####.", "#...#", "#...#", "#...#", "#...#", "#...#", "####.", "....."}, /* D */
-    {"#####", "#....", "#....", "####.", "#....", "#....", "#####", "....."}, /* E */
-    {"#####", "#....", "#....", "####.", "#....", "#....", "#....", "....."}, /* F */
-    {".###.", "#...#", "#....", "#.###", "#...#", "#...#", ".####", "....."}, /* G */
-    {"#...#", "#...#", "#...#", "#####", "#...#", "#...#", "#...#", "....."}, /* H */
-    {".###.", "..#..", "..#..", "..#..", "..#..", "..#..", ".###.", "....."}, /* I */
-    {"..###", "...#.", "...#.", "...#.", "...#.", "#..#.", ".##..", "....."}, /* J */
-    {"#...#", "#..#.", "#.#..", "##...", "#.#..", "#..#.", "#...#", "....."}, /* K */
-    {"#....", "#....", "#....", "#....", "#....", "#....", "#####", "....."}, /* L */
-    {"#...#", "##.##", "#.#.#", "#.#.#", "#...#", "#...#", "#...#", "....."}, /* M */
-    {"#...#", "#...#", "##..#", "#.#.#", "#..##", "#...#", "#...#", "....."}, /* N */
-    {".###.", "#...#", "#...#", "#...#", "#...#", "#...#", ".###.", "....."}, /* O */
-    {"####.", "#...#", "#...#", "####.", "#....", "#....", "#....", "....."}, /* P */
-    {".###.", "#...#", "#...#", "#...#", "#.#.#", "#..#.", ".##.#", "....."}, /* Q */
-    {"####.", "#...#", "#...#", "####.", "#.#..", "#..#.", "#...#", "....."}, /* R */
-    {".####", "#....", "#....", ".###.", "....#", "....#", "####.", "....."}, /* S */
-    {"#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#..", "....."}, /* T */
-    {"#...#", "#...#", "#...#", "#...#", "#...#", "#...#", ".###.", "....."}, /* U */
-    {"#...#", "#...#", "#...#", "#...#", "#...#", ".#.#.", "..#..", "....."}, /* V */
-    {"#...#", "#...#", "#...#", "#.#.#", "#.#.#", "#.#.#", ".#.#.", "....."}, /* W */
-    {"#...#", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "#...#", "....."}, /* X */
-    {"#...#", "#...#", ".#.#.", "..#..", "..#..", "..#..", "..#..", "....."}, /* Y */
-    {"#####", "....#", "...#.", "..#..", ".#...", "#....", "#####", "....."}, /* Z */
-    {".###.", ".#...", ".#...", ".#...", ".#...", ".#...", ".###.", "....."}, /* [ */
-    {"#....", "#....", ".#...", "..#..", "...#.", "....#", "....#", "....."}, /* backslash */
-    {".###.", "...#.", "...#.", "...#.", "...#.", "...#.", ".###.", "....."}, /* ] */
-    {"..#..", ".#.#.", "#...#", ".....", ".....", ".....", ".....", "....."}, /* ^ */
-    {".....", ".....", ".....", ".....", ".....", ".....", ".....", "#####"}, /* _ */
-    {".#...", "..#..", ".....", ".....", ".....", ".....", ".....", "....."}, /* ` */
-    {".....", ".....", ".###.", "....#", ".####", "#...#", ".####", "....."}, /* a */
-    {"#....", "#....", "#.##.", "##..#", "#...#", "#...#", "####.", "....."}, /* b */
-    {".....", ".....", ".###.", "#....", "#....", "#...#", ".###.", "....."}, /* c */
-    {"....#", "....#", ".##.#", "#..##", "#...#", "#...#", ".####", "....."}, /* d */
-    {".....", ".....", ".###.", "#...#", "#####", "#....", ".###.", "....."}, /* e */
-    {"..##.", ".#..#", ".#...", "###..", ".#...", ".#...", ".#...", "....."}, /* f */
-    {".....", ".....", ".####", "#...#", "#...#", ".####", "....#", ".###."}, /* g */
-    {"#....", "#....", "#.##.", "##..#", "#...#", "#...#", "#...#", "....."}, /* h */
-    {"..#..", ".....", ".##..", "..#..", "..#..", "..#..", ".###.", "....."}, /* i */
-    {"...#.", ".....", "..##.", "...#.", "...#.", "...#.", "#..#.", ".##.."}, /* j */
-    {"#....", "#....", "#..#.", "#.#..", "##...", "#.#..", "#..#.", "....."}, /* k */
-    {".##..", "..#..", "..#..", "..#..", "..#..", "..#..", ".###.", "....."}, /* l */
-    {".....", ".....", "##.#.", "#.#.#", "#.#.#", "#.#.#", "#.#.#", "....."}, /* m */
-    {".....", ".....", "#.##.", "##..#", "#...#", "#...#", "#...#", "....."}, /* n */
-    {".....", ".....", ".###.", "#...#", "#...#", "#...#", ".###.", "....."}, /* o */
-    {".....", ".....", "####.", "#...#", "#...#", "####.", "#....", "#...."}, /* p */
-    {".....", ".....", ".####", "#...#", "#...#", ".####", "....#", "....#"}, /* q */
-    {".....", ".....", "#.##.", "##..#", "#....", "#....", "#....", "....."}, /* r */
-    {".....", ".....", ".####", "#....", ".###.", "....#", "####.", "....."}, /* s */
-    {".#...", ".#...", "###..", ".#...", ".#...", ".#..#", "..##.", "....."}, /* t */
-    {".....", ".....", "#...#", "#...#", "#...#", "#..##", ".##.#", "....."}, /* u */
-    {".....", ".....", "#...#", "#...#", "#...#", ".#.#.", "..#..", "....."}, /* v */
-    {".....", ".....", "#...#", "#...#", "#.#.#", "#.#.#", ".#.#.", "....."}, /* w */
-    {".....", ".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "....."}, /* x */
-    {".....", ".....", "#...#", "#...#", "#...#", ".####", "....#", ".###."}, /* y */
-    {".....", ".....", "#####", "...#.", "..#..", ".#...", "#####", "....."}, /* z */
-    {"...#.", "..#..", "..#..", ".#...", "..#..", "..#..", "...#.", "....."}, /* { */
-    {"..#..", "..#..", "..#..", "..#..", "..#..", "..#..", "..#..", "....."}, /* | */
-    {".#...", "..#..", "..#..", "...#.", "..#..", "..#..", ".#...", "....."}, /* } */
-    {".....", ".....", ".#...", "#.#.#", "...#.", ".....", ".....", "....."}, /* ~ */
-};
+#define ADV_X RASTER_ADV_X
+#define ADV_Y RASTER_ADV_Y
+#define GLYPH_H RASTER_GLYPH_H
 
-/* Character cell: one column and one row of spacing around each glyph. */
-#define ADV_X (GLYPH_W + 1)
-#define ADV_Y (GLYPH_H + 1)
-
-typedef struct Rgb {
-    uint8_t r, g, b;
-} Rgb;
-
-static void fill_rect(Image *img, int x0, int y0, int w, int h, Rgb c) {
-    for (int y = y0 < 0 ? 0 : y0; y < y0 + h && y < img->h; y++)
-        for (int x = x0 < 0 ? 0 : x0; x < x0 + w && x < img->w; x++) {
-            uint8_t *p = img->px + ((size_t)y * (size_t)img->w + (size_t)x) * 3;
-            p[0] = c.r;
-            p[1] = c.g;
-            p[2] = c.b;
-        }
-}
-
-static const char *const *glyph(char ch) {
-    unsigned u = (unsigned char)ch;
-    return font[(u >= 32 && u < 127) ? u - 32 : '?' - 32];
-}
-
-/* Horizontal text with its top-left corner at (x, y); scale f. */
-static void draw_text(Image *img, int x, int y, const char *s, int f, Rgb c) {
-    for (int i = 0; s[i]; i++) {
-        const char *const *g = glyph(s[i]);
-        for (int r = 0; r < GLYPH_H; r++)
-            for (int k = 0; k < GLYPH_W; k++)
-                if (g[r][k] == '#') fill_rect(img, x + (i * ADV_X + k) * f, y + r * f, f, f, c);
-    }
-}
-
-/* Text turned a quarter counter-clockwise, read bottom to top: it starts at
- * the bottom edge y and its glyph tops face left, toward x. */
-static void draw_text_up(Image *img, int x, int y, const char *s, int f, Rgb c) {
-    for (int i = 0; s[i]; i++) {
-        const char *const *g = glyph(s[i]);
-        for (int r = 0; r < GLYPH_H; r++)
-            for (int k = 0; k < GLYPH_W; k++)
-                if (g[r][k] == '#') fill_rect(img, x + r * f, y - (i * ADV_X + k + 1) * f, f, f, c);
-    }
-}
-
-static int text_width(const char *s, int f) {
-    int n = (int)strlen(s);
-    return n ? (n * ADV_X - 1) * f : 0;
-}
-
-static Rgb blend(Rgb to, double t) {
-    Rgb c;
-    c.r = (uint8_t)(255 + (to.r - 255) * t + 0.5);
-    c.g = (uint8_t)(255 + (to.g - 255) * t + 0.5);
-    c.b = (uint8_t)(255 + (to.b - 255) * t + 0.5);
-    return c;
-}
+static Rgb blend(Rgb to, double t) { return raster_mix(rgb(255, 255, 255), to, t); }
 
 /* Length of the class part of a label (before the first '-'). */
 static size_t class_len(const char *s) { return strcspn(s, "-"); }
@@ -210,7 +57,7 @@ void confusion_png_write(const char *path, const size_t *cm, int n_classes, cons
     for (int i = 0; i < n_show; i++) {
         char nb[24];
         const char *nm = names ? names[idx[i]] : (snprintf(nb, sizeof nb, "%d", idx[i]), nb);
-        int w = text_width(nm, f);
+        int w = raster_text_width(nm, f);
         if (w > name_w) name_w = w;
     }
     int pad = 6 * f, grid = n_show * cell + 1;
@@ -222,16 +69,17 @@ void confusion_png_write(const char *path, const size_t *cm, int n_classes, cons
     snprintf(head[1], sizeof head[1], "rows: true label; columns: predicted label; shade: count / row total");
     int width = left + grid + pad + name_w + pad, height = top + grid + pad + name_w + pad;
     for (int k = 0; k < 2; k++)
-        if (pad + text_width(head[k], f) + pad > width) width = pad + text_width(head[k], f) + pad;
+        if (pad + raster_text_width(head[k], f) + pad > width)
+            width = pad + raster_text_width(head[k], f) + pad;
     Image img;
     image_alloc(&img, width, height);
     memset(img.px, 255, (size_t)width * (size_t)height * 3);
     const Rgb black = {0, 0, 0}, white = {255, 255, 255}, rule = {215, 215, 215}, group = {70, 70, 70};
     const Rgb diag = {33, 102, 172}, off = {190, 30, 45};
-    draw_text(&img, pad, pad, head[0], f, black);
-    draw_text(&img, pad, pad + ADV_Y * f, head[1], f, black);
-    draw_text(&img, left + (grid - text_width("predicted", f)) / 2, title_h, "predicted", f, black);
-    draw_text_up(&img, pad, top + (grid + text_width("true", f)) / 2, "true", f, black);
+    raster_text(&img, pad, pad, head[0], f, black);
+    raster_text(&img, pad, pad + ADV_Y * f, head[1], f, black);
+    raster_text(&img, left + (grid - raster_text_width("predicted", f)) / 2, title_h, "predicted", f, black);
+    raster_text_up(&img, pad, top + (grid + raster_text_width("true", f)) / 2, "true", f, black);
     /* Cells: shade, then the count centred; text turns white on dark shades. */
     for (int i = 0; i < n_show; i++)
         for (int j = 0; j < n_show; j++) {
@@ -240,10 +88,10 @@ void confusion_png_write(const char *path, const size_t *cm, int n_classes, cons
             if (!count) continue;
             double t = row_total[idx[i]] ? (double)count / (double)row_total[idx[i]] : 0;
             double shade = 0.12 + 0.88 * t; /* a single error still shows */
-            fill_rect(&img, x + 1, y + 1, cell - 1, cell - 1, blend(i == j ? diag : off, shade));
+            raster_rect(&img, x + 1, y + 1, cell - 1, cell - 1, blend(i == j ? diag : off, shade));
             snprintf(buf, sizeof buf, "%zu", count);
-            int tw = text_width(buf, f);
-            draw_text(&img, x + (cell - tw + 1) / 2, y + (cell - GLYPH_H * f + 1) / 2, buf, f,
+            int tw = raster_text_width(buf, f);
+            raster_text(&img, x + (cell - tw + 1) / 2, y + (cell - GLYPH_H * f + 1) / 2, buf, f,
                       shade > 0.55 ? white : black);
         }
     /* Rules between cells, darker between classes. */
@@ -251,18 +99,18 @@ void confusion_png_write(const char *path, const size_t *cm, int n_classes, cons
         int boundary = i == 0 || i == n_show ||
                        (names && !same_class(names[idx[i - 1]], names[idx[i]]));
         Rgb c = boundary ? group : rule;
-        fill_rect(&img, left + i * cell, top, 1, grid, c);
-        fill_rect(&img, left, top + i * cell, grid, 1, c);
+        raster_rect(&img, left + i * cell, top, 1, grid, c);
+        raster_rect(&img, left, top + i * cell, grid, 1, c);
     }
     /* Names: rows left (right-aligned) and right, columns above and below. */
     for (int i = 0; i < n_show; i++) {
         char nb[24];
         const char *nm = names ? names[idx[i]] : (snprintf(nb, sizeof nb, "%d", idx[i]), nb);
-        int tw = text_width(nm, f), mid = (cell - GLYPH_H * f + 1) / 2;
-        draw_text(&img, left - pad - tw, top + i * cell + mid, nm, f, black);
-        draw_text(&img, left + grid + pad, top + i * cell + mid, nm, f, black);
-        draw_text_up(&img, left + i * cell + mid, top - pad, nm, f, black);
-        draw_text_up(&img, left + i * cell + mid, top + grid + pad + tw, nm, f, black);
+        int tw = raster_text_width(nm, f), mid = (cell - GLYPH_H * f + 1) / 2;
+        raster_text(&img, left - pad - tw, top + i * cell + mid, nm, f, black);
+        raster_text(&img, left + grid + pad, top + i * cell + mid, nm, f, black);
+        raster_text_up(&img, left + i * cell + mid, top - pad, nm, f, black);
+        raster_text_up(&img, left + i * cell + mid, top + grid + pad + tw, nm, f, black);
     }
     image_write_png(path, &img);
     image_free(&img);

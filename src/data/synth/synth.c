@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "anomaly/error.h"
+#include "anomaly/raster.h"
 #include "anomaly/synth.h"
 #include "anomaly/transforms.h"
 #include "synth_internal.h"
@@ -195,7 +196,7 @@ void synth_sheet(Image *sheet, int side, uint64_t seed) {
     int tile_h = side + 2 * (FONT_H + 3) + 2 * pad;
     image_alloc(sheet, SHEET_COLS * tile_w, SHEET_ROWS * tile_h);
     memset(sheet->px, 40, (size_t)sheet->w * sheet->h * 3);
-    static const uint8_t white[3] = {235, 235, 235}, gold[3] = {255, 200, 90};
+    const Rgb white = {235, 235, 235}, gold = {255, 200, 90};
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < MVTEC_N_LABELS; i++) {
         const MvtecLabel *l = &mvtec_labels[i];
@@ -206,9 +207,8 @@ void synth_sheet(Image *sheet, int side, uint64_t seed) {
             memcpy(sheet->px + ((size_t)(y0 + y) * sheet->w + x0) * 3, img.px + (size_t)y * side * 3,
                    (size_t)side * 3);
         int tx = (i % SHEET_COLS) * tile_w + pad, ty = y0 + side + 3;
-        font_draw_pixels(sheet, tx, ty, 1, l->cls, white);
-        font_draw_pixels(sheet, tx, ty + FONT_H + 3, 1, l->state,
-                         mvtec_label_is_good(l) ? white : gold);
+        raster_text(sheet, tx, ty, l->cls, 1, white);
+        raster_text(sheet, tx, ty + FONT_H + 3, l->state, 1, mvtec_label_is_good(l) ? white : gold);
         image_free(&img);
     }
 }

@@ -216,9 +216,6 @@ void paint_zipper(Canvas *cv, const char *state, Rng *scene, Rng *def);
 /* The 5x8 glyph of c: FONT_H rows, bit 4 the leftmost column; a box for
  * characters the font lacks. */
 const uint8_t *font_glyph(char c);
-/* Text in whole pixels on an 8-bit image, each font dot a scale x scale
- * square, top-left at (x, y); clipped to the image. */
-void font_draw_pixels(Image *img, int x, int y, int scale, const char *s, const uint8_t rgb[3]);
 /* Text in a frame: glyph dots as small boxes, the text centred on (x, y),
  * its capitals `height` tall; glyph columns beyond `clip` (a fraction 0..1 of the text's
  * width) are left out, for a partly missing print. */
