@@ -6,6 +6,7 @@
 #   make demo            the main job on the built-in data
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
+#   make CUDA=1          also the CUDA twin of the kernels (src/cuda, nvcc), build/cuda-f32
 
 PRECISION ?= 32
 CC ?= cc
@@ -24,6 +25,28 @@ $(error PRECISION must be 32 or 64)
 endif
 LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
 
+# The CUDA twin (src/cuda/*.cu) is built only with CUDA=1; plain builds never
+# call nvcc. Its own build directory keeps the two kinds of objects apart.
+ifeq ($(CUDA),1)
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+BUILD := build/cuda-f$(PRECISION)
+override CFLAGS += -DANOMALY_CUDA
+# sm_90 (H100/H200) code plus PTX for newer GPUs; -fmad=false: no contraction
+# into FMA outside cuBLAS, as the CPU kernels (ISO C) do not contract.
+NVCCFLAGS ?= -O2 -g
+override NVCCFLAGS += -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -fmad=false \
+    -Iinclude -Xcompiler -Wall,-Wextra -MMD -MP
+ifeq ($(WERROR),1)
+override NVCCFLAGS += -Werror all-warnings -Xcompiler -Werror
+endif
+ifeq ($(PRECISION),64)
+override NVCCFLAGS += -DANOMALY_F64
+endif
+CUDA_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(sort $(wildcard src/cuda/*.cu)))
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -41,7 +64,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libanomaly.a: $(LIB_OBJ)
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/libanomaly.a: $(LIB_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -82,4 +109,4 @@ bench:
 clean:
 	rm -rf build anomaly
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CUDA_OBJ:.o=.d)
