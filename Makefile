@@ -7,6 +7,7 @@
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
 #   make CUDA=1          also the CUDA twin of the kernels (src/cuda, nvcc), build/cuda-f32
+#   make CUDA=emu        the same kernels emulated on the CPU (no GPU, no nvcc), build/cudaemu-f32
 
 PRECISION ?= 32
 CC ?= cc
@@ -43,8 +44,27 @@ endif
 ifeq ($(PRECISION),64)
 override NVCCFLAGS += -DANOMALY_F64
 endif
+CUDA_CC := $(NVCC)
 CUDA_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(sort $(wildcard src/cuda/*.cu)))
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+# CUDA=emu: the same kernels compiled as C++ for the CPU (src/cuda/emu.h), to
+# test them where there is no GPU; check-cuda says it is an emulation.
+ifeq ($(CUDA),emu)
+BUILD := build/cudaemu-f$(PRECISION)
+override CFLAGS += -DANOMALY_CUDA
+CXX ?= g++
+CUDA_CC := $(CXX)
+NVCCFLAGS := -O2 -g -std=c++17 -Iinclude -Wall -Wextra -MMD -MP -include src/cuda/emu.h
+ifeq ($(WERROR),1)
+override NVCCFLAGS += -Werror
+endif
+ifeq ($(PRECISION),64)
+override NVCCFLAGS += -DANOMALY_F64
+endif
+CUDA_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(filter-out src/cuda/device.cu,$(sort $(wildcard src/cuda/*.cu)))) \
+    $(BUILD)/obj/src/cuda/emu_runtime.o
+LDLIBS += -lstdc++
 endif
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
@@ -66,7 +86,11 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(CUDA_CC) $(NVCCFLAGS) $(if $(filter emu,$(CUDA)),-x c++) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CUDA_CC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/libanomaly.a: $(LIB_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)

@@ -41,26 +41,26 @@ __global__ static void k_sigmoid_bwd(real *dinp, const real *dout, const real *o
 }
 
 void swish_forward_cuda(real *out, const real *inp, size_t n) {
-    k_swish_fwd<<<cu_blocks(n), CU_THREADS>>>(out, inp, n);
+    CU_LAUNCH(k_swish_fwd, cu_blocks(n), CU_THREADS)(out, inp, n);
     CU_LAUNCHED("swish_forward");
 }
 void swish_backward_cuda(real *dinp, const real *dout, const real *inp, size_t n) {
-    k_swish_bwd<<<cu_blocks(n), CU_THREADS>>>(dinp, dout, inp, n);
+    CU_LAUNCH(k_swish_bwd, cu_blocks(n), CU_THREADS)(dinp, dout, inp, n);
     CU_LAUNCHED("swish_backward");
 }
 void relu_forward_cuda(real *out, const real *inp, size_t n) {
-    k_relu_fwd<<<cu_blocks(n), CU_THREADS>>>(out, inp, n);
+    CU_LAUNCH(k_relu_fwd, cu_blocks(n), CU_THREADS)(out, inp, n);
     CU_LAUNCHED("relu_forward");
 }
 void relu_backward_cuda(real *dinp, const real *dout, const real *inp, size_t n) {
-    k_relu_bwd<<<cu_blocks(n), CU_THREADS>>>(dinp, dout, inp, n);
+    CU_LAUNCH(k_relu_bwd, cu_blocks(n), CU_THREADS)(dinp, dout, inp, n);
     CU_LAUNCHED("relu_backward");
 }
 void sigmoid_forward_cuda(real *out, const real *inp, size_t n) {
-    k_sigmoid_fwd<<<cu_blocks(n), CU_THREADS>>>(out, inp, n);
+    CU_LAUNCH(k_sigmoid_fwd, cu_blocks(n), CU_THREADS)(out, inp, n);
     CU_LAUNCHED("sigmoid_forward");
 }
 void sigmoid_backward_cuda(real *dinp, const real *dout, const real *out, size_t n) {
-    k_sigmoid_bwd<<<cu_blocks(n), CU_THREADS>>>(dinp, dout, out, n);
+    CU_LAUNCH(k_sigmoid_bwd, cu_blocks(n), CU_THREADS)(dinp, dout, out, n);
     CU_LAUNCHED("sigmoid_backward");
 }

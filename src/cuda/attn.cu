@@ -64,9 +64,9 @@ void radix_softmax_forward_cuda(real *out, const real *inp, int n, int card, int
     check_radix(radix);
     const size_t total = (size_t)n * card * radix * inner;
     if (radix == 1)
-        k_sigmoid_d<<<cu_blocks(total), CU_THREADS>>>(out, inp, total);
+        CU_LAUNCH(k_sigmoid_d, cu_blocks(total), CU_THREADS)(out, inp, total);
     else
-        k_rsoftmax_fwd<<<cu_blocks((size_t)n * card * inner), CU_THREADS>>>(out, inp, n, card,
+        CU_LAUNCH(k_rsoftmax_fwd, cu_blocks((size_t)n * card * inner), CU_THREADS)(out, inp, n, card,
                                                                              radix, inner);
     CU_LAUNCHED("radix_softmax_forward");
 }
@@ -76,9 +76,9 @@ void radix_softmax_backward_cuda(real *dinp, const real *dout, const real *out, 
     check_radix(radix);
     const size_t total = (size_t)n * card * radix * inner;
     if (radix == 1)
-        k_sigmoid_bwd_y<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, out, total);
+        CU_LAUNCH(k_sigmoid_bwd_y, cu_blocks(total), CU_THREADS)(dinp, dout, out, total);
     else
-        k_rsoftmax_bwd<<<cu_blocks((size_t)n * card * inner), CU_THREADS>>>(dinp, dout, out, n,
+        CU_LAUNCH(k_rsoftmax_bwd, cu_blocks((size_t)n * card * inner), CU_THREADS)(dinp, dout, out, n,
                                                                              card, radix, inner);
     CU_LAUNCHED("radix_softmax_backward");
 }
@@ -99,13 +99,13 @@ __global__ static void k_rsum_bwd(real *dinp, const real *dout, int n, int radix
 
 void radix_sum_forward_cuda(real *out, const real *inp, int n, int radix, int c, int hw) {
     const size_t plane = (size_t)c * hw;
-    k_rsum_fwd<<<cu_blocks((size_t)n * plane), CU_THREADS>>>(out, inp, n, radix, plane);
+    CU_LAUNCH(k_rsum_fwd, cu_blocks((size_t)n * plane), CU_THREADS)(out, inp, n, radix, plane);
     CU_LAUNCHED("radix_sum_forward");
 }
 
 void radix_sum_backward_cuda(real *dinp, const real *dout, int n, int radix, int c, int hw) {
     const size_t plane = (size_t)c * hw;
-    k_rsum_bwd<<<cu_blocks((size_t)n * radix * plane), CU_THREADS>>>(dinp, dout, n, radix, plane);
+    CU_LAUNCH(k_rsum_bwd, cu_blocks((size_t)n * radix * plane), CU_THREADS)(dinp, dout, n, radix, plane);
     CU_LAUNCHED("radix_sum_backward");
 }
 
@@ -147,14 +147,14 @@ __global__ static void k_rwsum_dattn(real *dattn, const real *dout, const real *
 
 void radix_weighted_sum_forward_cuda(real *out, const real *inp, const real *attn, int n,
                                      int radix, int c, int hw) {
-    k_rwsum_fwd<<<cu_blocks((size_t)n * c * hw), CU_THREADS>>>(out, inp, attn, n, radix, c, hw);
+    CU_LAUNCH(k_rwsum_fwd, cu_blocks((size_t)n * c * hw), CU_THREADS)(out, inp, attn, n, radix, c, hw);
     CU_LAUNCHED("radix_weighted_sum_forward");
 }
 
 void radix_weighted_sum_backward_cuda(real *dinp, real *dattn, const real *dout, const real *inp,
                                       const real *attn, int n, int radix, int c, int hw) {
     const size_t total = (size_t)n * radix * c * hw;
-    if (dinp) k_rwsum_dx<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, attn, radix, c, hw, total);
-    if (dattn) k_rwsum_dattn<<<n * radix * c, CU_THREADS>>>(dattn, dout, inp, radix, c, hw);
+    if (dinp) CU_LAUNCH(k_rwsum_dx, cu_blocks(total), CU_THREADS)(dinp, dout, attn, radix, c, hw, total);
+    if (dattn) CU_LAUNCH(k_rwsum_dattn, n * radix * c, CU_THREADS)(dattn, dout, inp, radix, c, hw);
     CU_LAUNCHED("radix_weighted_sum_backward");
 }

@@ -159,10 +159,10 @@ static void forward_train(real *out, real *z, real *mean, real *rstd, real *aff_
                           real *rv, const real *inp, const real *res, const real *gamma,
                           const real *beta, const BatchNormShape *s, Mode m) {
     real *aff = aff_out ? aff_out : (real *)cuda_alloc(2 * (size_t)s->c * sizeof(real), "BatchNorm affine");
-    k_stats<<<s->c, CU_THREADS>>>(mean, rstd, rm, rv, aff, inp, gamma, beta, s->n, s->c, s->hw,
+    CU_LAUNCH(k_stats, s->c, CU_THREADS)(mean, rstd, rm, rv, aff, inp, gamma, beta, s->n, s->c, s->hw,
                                   (double)s->eps, (double)s->momentum);
     CU_LAUNCHED("batchnorm statistics");
-    k_apply<<<cu_blocks(total_of(s)), CU_THREADS>>>(out, z, inp, res, aff, total_of(s), s->c,
+    CU_LAUNCH(k_apply, cu_blocks(total_of(s)), CU_THREADS)(out, z, inp, res, aff, total_of(s), s->c,
                                                     s->hw, m);
     CU_LAUNCHED("batchnorm apply");
     if (!aff_out) cuda_free(aff);
@@ -173,11 +173,11 @@ static void backward(real *dinp, real *dres, real *dgamma, real *dbeta, const re
                      const real *mean, const real *rstd, const real *rm, const real *rv,
                      const real *gamma, const BatchNormShape *s, Mode m, int train) {
     real *k4 = (real *)cuda_alloc(4 * (size_t)s->c * sizeof(real), "BatchNorm gradient constants");
-    k_grad_sums<<<s->c, CU_THREADS>>>(dgamma, dbeta, k4, dout, inp, z, y, aff, mean, rstd, rm, rv,
+    CU_LAUNCH(k_grad_sums, s->c, CU_THREADS)(dgamma, dbeta, k4, dout, inp, z, y, aff, mean, rstd, rm, rv,
                                       gamma, s->n, s->c, s->hw, (double)s->eps, m, train);
     CU_LAUNCHED("batchnorm gradient sums");
     if (dinp || dres) {
-        k_dx<<<cu_blocks(total_of(s)), CU_THREADS>>>(dinp, dres, k4, dout, inp, z, y, aff,
+        CU_LAUNCH(k_dx, cu_blocks(total_of(s)), CU_THREADS)(dinp, dres, k4, dout, inp, z, y, aff,
                                                      total_of(s), s->c, s->hw, m, train);
         CU_LAUNCHED("batchnorm dx");
     }
@@ -197,9 +197,9 @@ void batchnorm2d_forward_eval_cuda(real *out, const real *inp, const real *gamma
                                    const real *running_var, const BatchNormShape *s) {
     check_shape(s, "batchnorm2d_forward_eval_cuda", 0);
     real *aff = (real *)cuda_alloc(2 * (size_t)s->c * sizeof(real), "BatchNorm affine");
-    k_eval_affine<<<cu_blocks((size_t)s->c), CU_THREADS>>>(aff, gamma, beta, running_mean,
+    CU_LAUNCH(k_eval_affine, cu_blocks((size_t)s->c), CU_THREADS)(aff, gamma, beta, running_mean,
                                                            running_var, s->c, (double)s->eps);
-    k_apply<<<cu_blocks(total_of(s)), CU_THREADS>>>(out, NULL, inp, NULL, aff, total_of(s), s->c,
+    CU_LAUNCH(k_apply, cu_blocks(total_of(s)), CU_THREADS)(out, NULL, inp, NULL, aff, total_of(s), s->c,
                                                     s->hw, MODE_PLAIN);
     CU_LAUNCHED("batchnorm2d_forward_eval");
     cuda_free(aff);
@@ -234,7 +234,7 @@ void batchnorm2d_act_forward_train_cuda(real *out, real *z, real *mean, real *rs
 void batchnorm2d_act_recompute_cuda(real *out, const real *inp, const real *affine,
                                     const BatchNormShape *s, BnAct act) {
     check_shape(s, "batchnorm2d_act_recompute_cuda", 0);
-    k_apply<<<cu_blocks(total_of(s)), CU_THREADS>>>(out, NULL, inp, NULL, affine, total_of(s),
+    CU_LAUNCH(k_apply, cu_blocks(total_of(s)), CU_THREADS)(out, NULL, inp, NULL, affine, total_of(s),
                                                     s->c, s->hw, act_mode(act));
     CU_LAUNCHED("batchnorm2d_act_recompute");
 }

@@ -79,7 +79,7 @@ __global__ static void k_dbias(real *dbias, const real *dout, int n, int oc, siz
 
 void conv_dbias_cuda(real *dbias, const real *dout, int n, int oc, size_t ohw);
 void conv_dbias_cuda(real *dbias, const real *dout, int n, int oc, size_t ohw) {
-    k_dbias<<<oc, CU_THREADS>>>(dbias, dout, n, oc, ohw);
+    CU_LAUNCH(k_dbias, oc, CU_THREADS)(dbias, dout, n, oc, ohw);
     CU_LAUNCHED("conv dbias");
 }
 
@@ -94,7 +94,7 @@ void conv2d_forward_cuda(real *out, const real *inp, const real *weight, const r
     for (int b = 0; b < s->n; b++) {
         const real *x = inp + (size_t)b * s->c * hw;
         if (!pw) {
-            k_im2col<<<cu_blocks(col_n), CU_THREADS>>>(col, x, d, col_n);
+            CU_LAUNCH(k_im2col, cu_blocks(col_n), CU_THREADS)(col, x, d, col_n);
             CU_LAUNCHED("im2col");
         }
         cu_gemm(0, 0, ocg, (int)ohw, K, 1, weight, K, (long long)ocg * K, pw ? x : col, (int)ohw,
@@ -103,7 +103,7 @@ void conv2d_forward_cuda(real *out, const real *inp, const real *weight, const r
     }
     if (bias) {
         const size_t total = (size_t)s->n * s->oc * ohw;
-        k_add_bias<<<cu_blocks(total), CU_THREADS>>>(out, bias, total, s->oc, ohw);
+        CU_LAUNCH(k_add_bias, cu_blocks(total), CU_THREADS)(out, bias, total, s->oc, ohw);
         CU_LAUNCHED("conv bias");
     }
     cuda_free(col);
@@ -121,7 +121,7 @@ void conv2d_backward_cuda(real *dinp, real *dweight, real *dbias, const real *do
         const real *x = inp + (size_t)b * in_n, *g = dout + (size_t)b * s->oc * ohw;
         if (dweight) {
             if (!pw) {
-                k_im2col<<<cu_blocks(col_n), CU_THREADS>>>(col, x, d, col_n);
+                CU_LAUNCH(k_im2col, cu_blocks(col_n), CU_THREADS)(col, x, d, col_n);
                 CU_LAUNCHED("im2col");
             }
             cu_gemm(0, 1, ocg, K, (int)ohw, 1, g, (int)ohw, (long long)ocg * ohw, pw ? x : col,
@@ -135,7 +135,7 @@ void conv2d_backward_cuda(real *dinp, real *dweight, real *dbias, const real *do
             } else {
                 cu_gemm(1, 0, K, (int)ohw, ocg, 1, weight, K, (long long)ocg * K, g, (int)ohw,
                         (long long)ocg * ohw, 0, col, (int)ohw, (long long)K * ohw, G);
-                k_col2im<<<cu_blocks(in_n), CU_THREADS>>>(dx, col, d, in_n);
+                CU_LAUNCH(k_col2im, cu_blocks(in_n), CU_THREADS)(dx, col, d, in_n);
                 CU_LAUNCHED("col2im");
             }
         }

@@ -1,9 +1,17 @@
 /* Shared by the CUDA kernels of src/cuda: launch sizes, the one block
- * reduction every deterministic sum goes through, and the cuBLAS GEMM. */
+ * reduction every deterministic sum goes through, and the GEMM.
+ *
+ * With CUDA=emu the same files compile as C++ for the CPU (emu.h provides
+ * the CUDA names, emu_runtime.cpp runs each block's threads as fibers), so
+ * the kernels' logic is tested on machines without a GPU. */
 #ifndef ANOMALY_SRC_CUDA_INTERNAL_CUH
 #define ANOMALY_SRC_CUDA_INTERNAL_CUH
 
+#ifndef ANOMALY_CUDA_EMU
 #include <cuda_runtime.h>
+/* kernel<<<grid, block>>>(args), written CU_LAUNCH(kernel, grid, block)(args) */
+#define CU_LAUNCH(kernel, grid, block) kernel<<<grid, block>>>
+#endif
 #include <math.h>
 #include <stddef.h>
 
@@ -14,7 +22,9 @@ extern "C" {
 
 /* Threads per block of the elementwise kernels and of every reduction:
  * fixed, so a reduction's order depends on the shape only. */
+#ifndef CU_THREADS
 #define CU_THREADS 256
+#endif
 
 static inline unsigned cu_blocks(size_t n) {
     size_t b = (n + CU_THREADS - 1) / CU_THREADS;
@@ -68,9 +78,16 @@ __device__ static inline void cu_sigmoid_pair(real x, real *s, real *q) {
 
 /* Row-major GEMM on the device: C[m, n] = alpha * op(A) op(B) + beta * C,
  * op(A) [m, k], op(B) [k, n]; lda, ldb, ldc are row strides as in blas.h.
- * Batched over `batch` matrices sA, sB, sC elements apart (batch 1: one). */
+ * Batched over `batch` matrices sA, sB, sC elements apart (batch 1: one).
+ * (gemm.cu) */
 void cu_gemm(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a, int lda,
              long long sa, const real *b, int ldb, long long sb, real beta, real *c, int ldc,
              long long sc, int batch);
+
+/* The column-major, cuBLAS-convention GEMM cu_gemm calls: cuBLAS itself
+ * (device.cu), or the emulator's loops (emu_runtime.cpp). */
+void cu_gemm_colmajor(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                      int lda, long long sa, const real *b, int ldb, long long sb, real beta,
+                      real *c, int ldc, long long sc, int batch);
 
 #endif

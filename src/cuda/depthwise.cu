@@ -83,7 +83,7 @@ void depthwise_conv2d_forward_cuda(real *out, const real *inp, const real *weigh
                                    const real *bias, const Conv2dShape *s) {
     const DwDims d = dw_dims(s, "depthwise_conv2d_forward_cuda");
     const size_t total = (size_t)s->n * s->c * s->oh * s->ow;
-    k_dw_fwd<<<cu_blocks(total), CU_THREADS>>>(out, inp, weight, bias, d, total);
+    CU_LAUNCH(k_dw_fwd, cu_blocks(total), CU_THREADS)(out, inp, weight, bias, d, total);
     CU_LAUNCHED("depthwise forward");
 }
 
@@ -92,11 +92,11 @@ void depthwise_conv2d_backward_cuda(real *dinp, real *dweight, real *dbias, cons
     const DwDims d = dw_dims(s, "depthwise_conv2d_backward_cuda");
     if (dinp) {
         const size_t total = (size_t)s->n * s->c * s->h * s->w;
-        k_dw_dx<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, weight, d, total);
+        CU_LAUNCH(k_dw_dx, cu_blocks(total), CU_THREADS)(dinp, dout, weight, d, total);
         CU_LAUNCHED("depthwise dinp");
     }
     if (dweight) {
-        k_dw_dweight<<<s->c * s->kh * s->kw, CU_THREADS>>>(dweight, dout, inp, d, s->n);
+        CU_LAUNCH(k_dw_dweight, s->c * s->kh * s->kw, CU_THREADS)(dweight, dout, inp, d, s->n);
         CU_LAUNCHED("depthwise dweight");
     }
     if (dbias) conv_dbias_cuda(dbias, dout, s->n, s->c, (size_t)s->oh * s->ow);

@@ -106,25 +106,26 @@ static cublasHandle_t handle(void) {
     return blas_handle;
 }
 
-/* Row-major C = A B is column-major C^T = B^T A^T: swap the operands. */
-void cu_gemm(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a, int lda,
-             long long sa, const real *b, int ldb, long long sb, real beta, real *c, int ldc,
-             long long sc, int batch) {
-    const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+/* cuBLAS's column-major GEMM, strided-batched when batch > 1. */
+void cu_gemm_colmajor(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                      int lda, long long sa, const real *b, int ldb, long long sb, real beta,
+                      real *c, int ldc, long long sc, int batch) {
     const cublasOperation_t oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasStatus_t st;
 #ifdef ANOMALY_F64
     if (batch == 1)
-        st = cublasDgemm(handle(), ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
+        st = cublasDgemm(handle(), oa, ob, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc);
     else
-        st = cublasDgemmStridedBatched(handle(), ob, oa, n, m, k, &alpha, b, ldb, sb, a, lda, sa,
+        st = cublasDgemmStridedBatched(handle(), oa, ob, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
                                        &beta, c, ldc, sc, batch);
 #else
     if (batch == 1)
-        st = cublasSgemm(handle(), ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
+        st = cublasSgemm(handle(), oa, ob, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc);
     else
-        st = cublasSgemmStridedBatched(handle(), ob, oa, n, m, k, &alpha, b, ldb, sb, a, lda, sa,
+        st = cublasSgemmStridedBatched(handle(), oa, ob, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
                                        &beta, c, ldc, sc, batch);
 #endif
-    if (st != CUBLAS_STATUS_SUCCESS) fatal("cuBLAS GEMM %dx%dx%d failed (status %d)", m, n, k, (int)st);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        fatal("cuBLAS GEMM %dx%dx%d failed (status %d)", m, n, k, (int)st);
 }

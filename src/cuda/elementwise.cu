@@ -8,14 +8,14 @@ __global__ static void k_add(real *out, const real *a, const real *b, size_t n) 
 }
 
 void add_forward_cuda(real *out, const real *a, const real *b, size_t n) {
-    k_add<<<cu_blocks(n), CU_THREADS>>>(out, a, b, n);
+    CU_LAUNCH(k_add, cu_blocks(n), CU_THREADS)(out, a, b, n);
     CU_LAUNCHED("add_forward");
 }
 
 void add_backward_cuda(real *da, real *db, const real *dout, size_t n) {
     /* one after the other, so da == db receives dout twice */
-    if (da) k_add<<<cu_blocks(n), CU_THREADS>>>(da, da, dout, n);
-    if (db) k_add<<<cu_blocks(n), CU_THREADS>>>(db, db, dout, n);
+    if (da) CU_LAUNCH(k_add, cu_blocks(n), CU_THREADS)(da, da, dout, n);
+    if (db) CU_LAUNCH(k_add, cu_blocks(n), CU_THREADS)(db, db, dout, n);
     CU_LAUNCHED("add_backward");
 }
 
@@ -26,7 +26,7 @@ __global__ static void k_channel_scale(real *out, const real *inp, const real *s
 
 void channel_scale_forward_cuda(real *out, const real *inp, const real *s, int n, int c, int hw) {
     const size_t total = (size_t)n * c * hw;
-    k_channel_scale<<<cu_blocks(total), CU_THREADS>>>(out, inp, s, total, hw);
+    CU_LAUNCH(k_channel_scale, cu_blocks(total), CU_THREADS)(out, inp, s, total, hw);
     CU_LAUNCHED("channel_scale_forward");
 }
 
@@ -48,8 +48,8 @@ __global__ static void k_plane_dot(real *acc, const real *g, const real *x, int 
 void channel_scale_backward_cuda(real *dinp, real *ds, const real *dout, const real *inp,
                                  const real *s, int n, int c, int hw) {
     const size_t total = (size_t)n * c * hw;
-    if (dinp) k_channel_scale_dx<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, s, total, hw);
-    if (ds) k_plane_dot<<<n * c, CU_THREADS>>>(ds, dout, inp, hw);
+    if (dinp) CU_LAUNCH(k_channel_scale_dx, cu_blocks(total), CU_THREADS)(dinp, dout, s, total, hw);
+    if (ds) CU_LAUNCH(k_plane_dot, n * c, CU_THREADS)(ds, dout, inp, hw);
     CU_LAUNCHED("channel_scale_backward");
 }
 
@@ -62,13 +62,13 @@ __global__ static void k_dropout(real *out, const real *inp, const uint8_t *mask
 }
 
 void dropout_forward_cuda(real *out, const real *inp, const uint8_t *mask, real scale, size_t n) {
-    k_dropout<<<cu_blocks(n), CU_THREADS>>>(out, inp, mask, scale, n, 0);
+    CU_LAUNCH(k_dropout, cu_blocks(n), CU_THREADS)(out, inp, mask, scale, n, 0);
     CU_LAUNCHED("dropout_forward");
 }
 
 void dropout_backward_cuda(real *dinp, const real *dout, const uint8_t *mask, real scale,
                            size_t n) {
-    k_dropout<<<cu_blocks(n), CU_THREADS>>>(dinp, dout, mask, scale, n, 1);
+    CU_LAUNCH(k_dropout, cu_blocks(n), CU_THREADS)(dinp, dout, mask, scale, n, 1);
     CU_LAUNCHED("dropout_backward");
 }
 
@@ -88,7 +88,7 @@ static real keep_prob(real rate) { return (real)(1.0 - (double)rate); }
 void drop_connect_forward_cuda(real *out, const real *inp, const uint8_t *keep, real rate, int n,
                                size_t inner) {
     const size_t total = (size_t)n * inner;
-    k_drop_connect_fwd<<<cu_blocks(total), CU_THREADS>>>(out, inp, keep, keep_prob(rate), total,
+    CU_LAUNCH(k_drop_connect_fwd, cu_blocks(total), CU_THREADS)(out, inp, keep, keep_prob(rate), total,
                                                           inner);
     CU_LAUNCHED("drop_connect_forward");
 }
@@ -96,7 +96,7 @@ void drop_connect_forward_cuda(real *out, const real *inp, const uint8_t *keep, 
 void drop_connect_backward_cuda(real *dinp, const real *dout, const uint8_t *keep, real rate,
                                 int n, size_t inner) {
     const size_t total = (size_t)n * inner;
-    k_drop_connect_bwd<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, keep, keep_prob(rate), total,
+    CU_LAUNCH(k_drop_connect_bwd, cu_blocks(total), CU_THREADS)(dinp, dout, keep, keep_prob(rate), total,
                                                           inner);
     CU_LAUNCHED("drop_connect_backward");
 }
@@ -134,12 +134,12 @@ __global__ static void k_l2norm_bwd(real *dinp, const real *dout, const real *in
 }
 
 void l2norm_rows_forward_cuda(real *out, const real *inp, int rows, int cols, real eps) {
-    k_l2norm_fwd<<<rows, CU_THREADS>>>(out, inp, cols, eps);
+    CU_LAUNCH(k_l2norm_fwd, rows, CU_THREADS)(out, inp, cols, eps);
     CU_LAUNCHED("l2norm_rows_forward");
 }
 
 void l2norm_rows_backward_cuda(real *dinp, const real *dout, const real *inp, int rows, int cols,
                                real eps) {
-    k_l2norm_bwd<<<rows, CU_THREADS>>>(dinp, dout, inp, cols, eps);
+    CU_LAUNCH(k_l2norm_bwd, rows, CU_THREADS)(dinp, dout, inp, cols, eps);
     CU_LAUNCHED("l2norm_rows_backward");
 }

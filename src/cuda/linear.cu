@@ -18,7 +18,7 @@ void linear_forward_cuda(real *out, const real *inp, const real *weight, const r
                          int in_f, int out_f) {
     real beta = 0;
     if (bias) { /* from the bias, as PyTorch's addmm */
-        k_rows_bias<<<cu_blocks((size_t)n * out_f), CU_THREADS>>>(out, bias, n, out_f);
+        CU_LAUNCH(k_rows_bias, cu_blocks((size_t)n * out_f), CU_THREADS)(out, bias, n, out_f);
         CU_LAUNCHED("linear bias");
         beta = 1;
     }
@@ -31,7 +31,7 @@ void linear_backward_cuda(real *dinp, real *dweight, real *dbias, const real *do
     if (dweight)
         cu_gemm(1, 0, out_f, in_f, n, 1, dout, out_f, 0, inp, in_f, 0, 1, dweight, in_f, 0, 1);
     if (dbias) {
-        k_col_sums<<<cu_blocks((size_t)out_f), CU_THREADS>>>(dbias, dout, n, out_f);
+        CU_LAUNCH(k_col_sums, cu_blocks((size_t)out_f), CU_THREADS)(dbias, dout, n, out_f);
         CU_LAUNCHED("linear dbias");
     }
 }

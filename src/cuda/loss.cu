@@ -61,8 +61,8 @@ static double mean_loss(const real *logits, const int *labels, int n, int c, dou
                         double off, int smoothing) {
     double *row = (double *)cuda_alloc((size_t)n * sizeof(double), "loss rows");
     double *out = (double *)cuda_alloc(sizeof(double), "the loss");
-    k_rows<<<cu_blocks((size_t)n), CU_THREADS>>>(row, logits, labels, n, c, on, off, smoothing);
-    k_mean<<<1, 1>>>(out, row, n);
+    CU_LAUNCH(k_rows, cu_blocks((size_t)n), CU_THREADS)(row, logits, labels, n, c, on, off, smoothing);
+    CU_LAUNCH(k_mean, 1, 1)(out, row, n);
     CU_LAUNCHED("loss");
     double v;
     cuda_download(&v, out, sizeof v);
@@ -79,7 +79,7 @@ double cross_entropy_forward_cuda(const real *logits, const int *labels, int n, 
 void cross_entropy_backward_cuda(real *dlogits, const real *logits, const int *labels, int n,
                                  int c, real dloss) {
     check_dims("cross-entropy", n, c);
-    k_rows_bwd<<<cu_blocks((size_t)n), CU_THREADS>>>(dlogits, logits, labels, n, c, 1, 0, 1,
+    CU_LAUNCH(k_rows_bwd, cu_blocks((size_t)n), CU_THREADS)(dlogits, logits, labels, n, c, 1, 0, 1,
                                                      (double)dloss / n);
     CU_LAUNCHED("cross_entropy_backward");
 }
@@ -103,7 +103,7 @@ void label_smoothing_backward_cuda(real *dlogits, const real *logits, const int 
     check_dims("label smoothing", n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
-    k_rows_bwd<<<cu_blocks((size_t)n), CU_THREADS>>>(dlogits, logits, labels, n, c, on, off,
+    CU_LAUNCH(k_rows_bwd, cu_blocks((size_t)n), CU_THREADS)(dlogits, logits, labels, n, c, on, off,
                                                      on + (c - 1) * off, (double)dloss / n);
     CU_LAUNCHED("label_smoothing_backward");
 }
@@ -146,7 +146,7 @@ __global__ static void k_arc_bwd(real *dcos, const real *dout, const real *cos_i
 void arcface_forward_cuda(real *out, const real *cos_in, const int *labels, const uint8_t *target,
                           int n, int c, real margin, real scale) {
     check_dims("ArcFace", n, c);
-    k_arc_fwd<<<cu_blocks((size_t)n * c), CU_THREADS>>>(out, cos_in, labels, target, n, c, margin,
+    CU_LAUNCH(k_arc_fwd, cu_blocks((size_t)n * c), CU_THREADS)(out, cos_in, labels, target, n, c, margin,
                                                         scale);
     CU_LAUNCHED("arcface_forward");
 }
@@ -154,7 +154,7 @@ void arcface_forward_cuda(real *out, const real *cos_in, const int *labels, cons
 void arcface_backward_cuda(real *dcos, const real *dout, const real *cos_in, const int *labels,
                            const uint8_t *target, int n, int c, real margin, real scale) {
     check_dims("ArcFace", n, c);
-    k_arc_bwd<<<cu_blocks((size_t)n * c), CU_THREADS>>>(dcos, dout, cos_in, labels, target, n, c,
+    CU_LAUNCH(k_arc_bwd, cu_blocks((size_t)n * c), CU_THREADS)(dcos, dout, cos_in, labels, target, n, c,
                                                         margin, scale);
     CU_LAUNCHED("arcface_backward");
 }

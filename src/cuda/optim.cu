@@ -55,7 +55,7 @@ void adam_update_cuda(real *param, const real *grad, real *m, real *v, size_t n,
     k.bc2_sqrt = (real)sqrt(bc2);
     k.eps = (real)cfg->eps;
     k.decay = cfg->weight_decay != 0;
-    k_adam<<<cu_blocks(n), CU_THREADS>>>(param, grad, m, v, n, k);
+    CU_LAUNCH(k_adam, cu_blocks(n), CU_THREADS)(param, grad, m, v, n, k);
     CU_LAUNCHED("adam_update");
 }
 
@@ -82,7 +82,7 @@ void sgd_update_cuda(real *param, const real *grad, real *buf, size_t n, const S
     if (step < 1) fatal("SGD step count must start at 1 (got %ld)", step);
     const int use_buf = cfg->momentum != 0;
     if (use_buf && !buf) fatal("SGD with momentum needs a momentum buffer");
-    k_sgd<<<cu_blocks(n), CU_THREADS>>>(param, grad, buf, n, (real)cfg->weight_decay,
+    CU_LAUNCH(k_sgd, cu_blocks(n), CU_THREADS)(param, grad, buf, n, (real)cfg->weight_decay,
                                         (real)cfg->momentum, (real)(-cfg->lr),
                                         cfg->weight_decay != 0, use_buf, step == 1);
     CU_LAUNCHED("sgd_update");
@@ -110,8 +110,8 @@ double grad_global_norm_cuda(const real *grad, size_t n) {
     if (n == 0) return 0;
     const size_t chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
     double *part = (double *)cuda_alloc((chunks + 1) * sizeof(double), "gradient-norm partial sums");
-    k_chunk_sumsq<<<(unsigned)chunks, CU_THREADS>>>(part, grad, n);
-    k_total<<<1, 1>>>(part + chunks, part, chunks);
+    CU_LAUNCH(k_chunk_sumsq, (unsigned)chunks, CU_THREADS)(part, grad, n);
+    CU_LAUNCH(k_total, 1, 1)(part + chunks, part, chunks);
     CU_LAUNCHED("grad_global_norm");
     double norm;
     cuda_download(&norm, part + chunks, sizeof norm);
@@ -128,7 +128,7 @@ double clip_grad_norm_cuda(real *grad, size_t n, double max_norm) {
     const real total = (real)norm;
     const real coef = (real)max_norm / (total + (real)1e-6);
     if (!(coef >= 1)) {
-        k_scale<<<cu_blocks(n), CU_THREADS>>>(grad, n, coef);
+        CU_LAUNCH(k_scale, cu_blocks(n), CU_THREADS)(grad, n, coef);
         CU_LAUNCHED("clip_grad_norm");
     }
     return norm;

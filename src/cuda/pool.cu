@@ -17,13 +17,13 @@ __global__ static void k_gap_bwd(real *dinp, const real *dout, size_t total, int
 }
 
 void global_avgpool_forward_cuda(real *out, const real *inp, int n, int c, int hw) {
-    k_gap_fwd<<<n * c, CU_THREADS>>>(out, inp, hw);
+    CU_LAUNCH(k_gap_fwd, n * c, CU_THREADS)(out, inp, hw);
     CU_LAUNCHED("global_avgpool_forward");
 }
 
 void global_avgpool_backward_cuda(real *dinp, const real *dout, int n, int c, int hw) {
     const size_t total = (size_t)n * c * hw;
-    k_gap_bwd<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, total, hw);
+    CU_LAUNCH(k_gap_bwd, cu_blocks(total), CU_THREADS)(dinp, dout, total, hw);
     CU_LAUNCHED("global_avgpool_backward");
 }
 
@@ -148,27 +148,27 @@ __global__ static void k_avgpool_bwd(real *dinp, const real *dout, PoolDims d, s
 void maxpool2d_forward_cuda(real *out, const real *inp, const Pool2dShape *s) {
     const PoolDims d = dims(s, "maxpool2d_forward_cuda");
     const size_t total = (size_t)s->n * s->c * s->oh * s->ow;
-    k_maxpool_fwd<<<cu_blocks(total), CU_THREADS>>>(out, inp, d, total);
+    CU_LAUNCH(k_maxpool_fwd, cu_blocks(total), CU_THREADS)(out, inp, d, total);
     CU_LAUNCHED("maxpool2d_forward");
 }
 
 void maxpool2d_backward_cuda(real *dinp, const real *dout, const real *inp, const Pool2dShape *s) {
     const PoolDims d = dims(s, "maxpool2d_backward_cuda");
     const size_t total = (size_t)s->n * s->c * s->h * s->w;
-    k_maxpool_bwd<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, inp, d, total);
+    CU_LAUNCH(k_maxpool_bwd, cu_blocks(total), CU_THREADS)(dinp, dout, inp, d, total);
     CU_LAUNCHED("maxpool2d_backward");
 }
 
 void avgpool2d_forward_cuda(real *out, const real *inp, const Pool2dShape *s) {
     const PoolDims d = dims(s, "avgpool2d_forward_cuda");
     const size_t total = (size_t)s->n * s->c * s->oh * s->ow;
-    k_avgpool_fwd<<<cu_blocks(total), CU_THREADS>>>(out, inp, d, total);
+    CU_LAUNCH(k_avgpool_fwd, cu_blocks(total), CU_THREADS)(out, inp, d, total);
     CU_LAUNCHED("avgpool2d_forward");
 }
 
 void avgpool2d_backward_cuda(real *dinp, const real *dout, const Pool2dShape *s) {
     const PoolDims d = dims(s, "avgpool2d_backward_cuda");
     const size_t total = (size_t)s->n * s->c * s->h * s->w;
-    k_avgpool_bwd<<<cu_blocks(total), CU_THREADS>>>(dinp, dout, d, total);
+    CU_LAUNCH(k_avgpool_bwd, cu_blocks(total), CU_THREADS)(dinp, dout, d, total);
     CU_LAUNCHED("avgpool2d_backward");
 }
