@@ -5,9 +5,12 @@
 # show the GPU side is bit-reproducible), and writes everything to $OUT
 # (default build/gpu_check): env.txt (date, GPU, driver, nvcc), the build
 # logs, check_f32.txt / check_f64.txt (the tables), their CSVs, and
-# summary.txt. Exit status 0 only when both tables are all OK and
-# reproducible. Model-level forward/step on the GPU is not part of it (not
-# implemented). Takes about a minute on 16 cores.
+# summary.txt; then tools/cuda_model_diff.py for efficientnet-b0,
+# efficientnet-b6 (small input) and resnext50_32x4d in each precision:
+# forward (every module's output), first-step gradients and two Adam steps
+# with `--device cuda` against the CPU (models_f32.txt, models_f64.txt).
+# Exit status 0 only when everything is OK and the tables reproducible.
+# Takes a few minutes on 16 cores.
 #
 # PREBUILT=DIR: use DIR/anomaly-f32 and DIR/anomaly-f64 (with DIR/lib on
 # the library path) instead of building, for a machine without the build
@@ -63,6 +66,17 @@ for i in 0 1; do
         cat "$OUT/check_f$p.err"
         grep 'NOT OK' "$OUT/check_f$p.txt"
     } | tee -a "$OUT/summary.txt"
+done
+for i in 0 1; do
+    p=$((32 + 32 * i))
+    bin=${bins[$i]}
+    [ -x "$bin" ] || continue
+    for spec in efficientnet-b0:64 efficientnet-b6:64 resnext50_32x4d:64; do
+        timeout 300 /usr/bin/python3 tools/cuda_model_diff.py --anomaly "$bin" --model "${spec%%:*}" \
+            --size "${spec##*:}" >> "$OUT/models_f$p.txt" 2>&1 || status=1
+    done
+    echo "float$p models:" | tee -a "$OUT/summary.txt"
+    tee -a "$OUT/summary.txt" < "$OUT/models_f$p.txt"
 done
 echo "gpu_check: status $status"
 exit $status
