@@ -4,10 +4,15 @@ mode, every module's output dumped) and a training step on the CPU kernels
 and again with `--device cuda`, and diffs the two runs tensor by tensor.
 
 Each tensor's error is max|cuda - cpu| / max|cpu| (relative to its largest
-value). Tolerances: float32 forward 1e-4, first-step gradients 1e-4, the
-weights after two Adam steps 1e-4 of the largest weight (Adam's first steps
-are sign-like, so rounding noise on near-zero gradients moves a weight by
-up to lr: README "Auditing a model"); the double build 1e-9 for all.
+value). The eval-mode forward must agree within 1e-4 in float32 and 1e-9
+in double. The training step is gated in the double build only (1e-8): in
+float32 a step is ill-conditioned (BatchNorm over the few values of a late
+layer's small maps, Adam's sign-like first steps: README "Auditing a
+model"), so its float32 errors are printed as information. Measured in
+the CPU emulation, efficientnet-b0 at 32 px, batch 2, float32: forward
+1.2e-6; first-step gradients up to 3.8 of a tensor's largest value, from
+the last blocks where BatchNorm normalises 2 values per channel and
+amplifies rounding (a train-mode forward already differs by 0.58 there).
 Needs a binary built with CUDA=1 (on a GPU) or CUDA=emu.
 
 usage: tools/cuda_model_diff.py --anomaly build/cuda-f32/anomaly --model efficientnet-b0 [--size 64]
@@ -58,7 +63,8 @@ def main():
     p.add_argument("--num_classes", type=int, default=15)
     a = p.parse_args()
     double = "float64" in run([a.anomaly, "--version"])
-    tol = 1e-9 if double else 1e-4
+    tol_forward = 1e-9 if double else 1e-4
+    tol_step = 1e-8 if double else None  # float32: information only
     fails = []
     with tempfile.TemporaryDirectory(prefix="anomaly_cuda_diff.") as d:
         f = lambda n: os.path.join(d, n)  # noqa: E731
@@ -80,18 +86,18 @@ def main():
                      "--device", dev])
         load = lambda n: safetensors_py.load(f(n))[0]  # noqa: E731
         checks = [
-            ("forward, every module", load("dump_cpu.safetensors"), load("dump_cuda.safetensors")),
-            ("logits", {"y": np.load(f("y_cpu.npy"))}, {"y": np.load(f("y_cuda.npy"))}),
-            ("first-step gradients", load("g1_cpu.safetensors"), load("g1_cuda.safetensors")),
-            ("weights after 2 Adam steps", load("w2_cpu.safetensors"), load("w2_cuda.safetensors")),
+            ("forward, every module", load("dump_cpu.safetensors"), load("dump_cuda.safetensors"), tol_forward),
+            ("logits", {"y": np.load(f("y_cpu.npy"))}, {"y": np.load(f("y_cuda.npy"))}, tol_forward),
+            ("first-step gradients", load("g1_cpu.safetensors"), load("g1_cuda.safetensors"), tol_step),
+            ("weights after 2 Adam steps", load("w2_cpu.safetensors"), load("w2_cuda.safetensors"), tol_step),
         ]
-        for what, ref, got in checks:
+        for what, ref, got, tol in checks:
             ref = {k: v for k, v in ref.items() if v.dtype.kind == "f"}
             got = {k: v for k, v in got.items() if v.dtype.kind == "f"}
             e, name = worst(ref, got)
-            ok = e <= tol
-            print(f"{a.model:22s} {what:28s} {len(ref):4d} tensors  worst {e:.3e} ({name})  "
-                  f"{'OK' if ok else 'NOT OK'} (tol {tol:g})")
+            ok = tol is None or e <= tol
+            verdict = "(float32: information)" if tol is None else f"{'OK' if ok else 'NOT OK'} (tol {tol:g})"
+            print(f"{a.model:22s} {what:28s} {len(ref):4d} tensors  worst {e:.3e} ({name})  {verdict}")
             if not ok:
                 fails.append(what)
     sys.exit(1 if fails else 0)
