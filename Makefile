@@ -11,6 +11,8 @@
 #                        under qemu: tools/arm_check.sh)
 #   make MPI=1           data- and fold-parallel over MPI, with mpicc (build/f32-mpi)
 #   make bench-mpi       1 vs 2 ranks on a train step, bytes all-reduced
+#   make CUDA=1          also the CUDA twin of the kernels (src/cuda, nvcc), build/cuda-f32
+#   make CUDA=emu        the same kernels emulated on the CPU (no GPU, no nvcc), build/cudaemu-f32
 
 PRECISION ?= 32
 CC ?= cc
@@ -44,6 +46,47 @@ override CFLAGS += -DANOMALY_MPI
 endif
 LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
 
+# The CUDA twin (src/cuda/*.cu) is built only with CUDA=1; plain builds never
+# call nvcc. Its own build directory keeps the two kinds of objects apart.
+ifeq ($(CUDA),1)
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+BUILD := build/cuda-f$(PRECISION)
+override CFLAGS += -DANOMALY_CUDA
+# sm_90 (H100/H200) code plus PTX for newer GPUs; -fmad=false: no contraction
+# into FMA outside cuBLAS, as the CPU kernels (ISO C) do not contract.
+NVCCFLAGS ?= -O2 -g
+override NVCCFLAGS += -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -fmad=false \
+    -Iinclude -Xcompiler -Wall,-Wextra -MMD -MP
+ifeq ($(WERROR),1)
+override NVCCFLAGS += -Werror all-warnings -Xcompiler -Werror
+endif
+ifeq ($(PRECISION),64)
+override NVCCFLAGS += -DANOMALY_F64
+endif
+CUDA_CC := $(NVCC)
+CUDA_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(sort $(wildcard src/cuda/*.cu)))
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+# CUDA=emu: the same kernels compiled as C++ for the CPU (src/cuda/emu.h), to
+# test them where there is no GPU; check-cuda says it is an emulation.
+ifeq ($(CUDA),emu)
+BUILD := build/cudaemu-f$(PRECISION)
+override CFLAGS += -DANOMALY_CUDA
+CXX ?= g++
+CUDA_CC := $(CXX)
+NVCCFLAGS := -O2 -g -std=c++17 -Iinclude -Wall -Wextra -MMD -MP -include src/cuda/emu.h
+ifeq ($(WERROR),1)
+override NVCCFLAGS += -Werror
+endif
+ifeq ($(PRECISION),64)
+override NVCCFLAGS += -DANOMALY_F64
+endif
+CUDA_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(filter-out src/cuda/device.cu,$(sort $(wildcard src/cuda/*.cu)))) \
+    $(BUILD)/obj/src/cuda/emu_runtime.o
+LDLIBS += -lstdc++
+endif
+
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -63,7 +106,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libanomaly.a: $(LIB_OBJ)
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CUDA_CC) $(NVCCFLAGS) $(if $(filter emu,$(CUDA)),-x c++) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CUDA_CC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/libanomaly.a: $(LIB_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -128,4 +179,4 @@ bench-mpi:
 clean:
 	rm -rf build anomaly
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CUDA_OBJ:.o=.d)

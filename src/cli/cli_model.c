@@ -1,4 +1,5 @@
 #include "cli_model.h"
+#include "anomaly/kernel_device.h"
 
 #include <omp.h>
 #include <string.h>
@@ -11,11 +12,13 @@ void model_flags_default(ModelFlags *f) {
     f->same_padding = "static";
     f->dropout = -1;
     f->drop_connect = -1;
+    f->device = "cpu";
 }
 
 Model *model_from_flags(const ModelFlags *f) {
     if (f->threads < 0) fatal("--threads must be positive, not %d", f->threads);
     if (f->threads > 0) omp_set_num_threads(f->threads);
+    kernel_device_select(f->device);
     if (f->dropout >= 1 || f->drop_connect >= 1)
         fatal("--dropout and --drop_connect must be below 1");
     ModelConfig c = model_config_default(f->model, f->num_classes);

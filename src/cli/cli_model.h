@@ -14,6 +14,7 @@ typedef struct ModelFlags {
     int image_size;
     double dropout, drop_connect;
     int threads;
+    const char *device;
 } ModelFlags;
 
 #define MODEL_FLAG_SPECS(f)                                                                        \
@@ -25,10 +26,13 @@ typedef struct ModelFlags {
     {"image_size", ARG_INT, &(f).image_size, "EfficientNet static pads for this size (default native)", NULL, 0}, \
     {"dropout", ARG_DOUBLE, &(f).dropout, "dropout rate before the head (default: the model's)", NULL, 0}, \
     {"drop_connect", ARG_DOUBLE, &(f).drop_connect, "EfficientNet drop-connect rate (default 0.2)", NULL, 0}, \
-    {"threads", ARG_INT, &(f).threads, "OpenMP threads (default: all cores)", NULL, 0}
+    {"threads", ARG_INT, &(f).threads, "OpenMP threads (default: all cores)", NULL, 0},           \
+    {"device", ARG_STRING, &(f).device,                                                            \
+     "where the kernels run: cpu, or cuda (the CUDA twin, each kernel staged through the device)", \
+     "cpu|cuda", 0}
 
 void model_flags_default(ModelFlags *f);
-/* Applies --threads and builds the model (weights uninitialised). */
+/* Applies --threads and --device and builds the model (weights uninitialised). */
 Model *model_from_flags(const ModelFlags *f);
 
 /* Reads a float32 NCHW input with 3 channels (fatal with the file name

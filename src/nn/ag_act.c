@@ -2,6 +2,7 @@
 #include "anomaly/ops/act.h"
 #include "anomaly/profile.h"
 #include "ag_fuse.h"
+#include "dispatch.h"
 
 typedef struct ActCtx {
     Tensor *x, *y; /* input and output, same shape */

@@ -2,6 +2,7 @@
 #include "anomaly/ops/attn.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "dispatch.h"
 
 typedef struct RadixCtx {
     Tensor *x, *attn, *out; /* attn: weighted sum only */

@@ -11,6 +11,7 @@
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
 #include "ag_fuse.h"
+#include "dispatch.h"
 
 #include <string.h>
 

@@ -7,6 +7,7 @@
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
 #include "ag_fuse.h"
+#include "dispatch.h"
 
 typedef struct BnAddReluCtx {
     Tensor *x, *res, *out;

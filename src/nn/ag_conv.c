@@ -3,6 +3,7 @@
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "dispatch.h"
 
 typedef struct ConvNode {
     Conv2dShape s;

@@ -2,6 +2,7 @@
 #include "anomaly/ops/elementwise.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "dispatch.h"
 
 #include <string.h>
 

@@ -4,6 +4,7 @@
 #include "anomaly/ops/elementwise.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "dispatch.h"
 
 typedef struct LinearCtx {
     Tensor *x, *w, *b, *out; /* b may be NULL */

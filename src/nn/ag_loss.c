@@ -3,6 +3,7 @@
  * backward scales by; ag_arcface returns the margin logits for a criterion. */
 #include "anomaly/ops/loss.h"
 #include "anomaly/error.h"
+#include "dispatch.h"
 
 #include <string.h>
 

@@ -2,6 +2,7 @@
 #include "anomaly/ops/pool.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
+#include "dispatch.h"
 
 typedef struct PoolCtx {
     Tensor *x, *y;

@@ -2,6 +2,7 @@
 #include "anomaly/train_step.h"
 #include "anomaly/error.h"
 #include "anomaly/ops.h"
+#include "../nn/dispatch.h"
 
 #include <string.h>
 

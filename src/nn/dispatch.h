@@ -1,0 +1,68 @@
+/* Private to src/nn and the training step: in builds with the CUDA twin,
+ * every kernel name below is routed through kernel_device.c, which runs the
+ * CPU kernel or stages its `_cuda` twin (kernel_device.h). Include it after
+ * the kernel headers. Builds without CUDA rename nothing. */
+#ifndef ANOMALY_SRC_NN_DISPATCH_H
+#define ANOMALY_SRC_NN_DISPATCH_H
+
+#ifdef ANOMALY_CUDA
+#include "anomaly/ops.h"
+#include "anomaly/ops/fused.h"
+#include "dispatch_decl.h"
+
+#define swish_forward dx_swish_forward
+#define swish_backward dx_swish_backward
+#define relu_forward dx_relu_forward
+#define relu_backward dx_relu_backward
+#define sigmoid_forward dx_sigmoid_forward
+#define sigmoid_backward dx_sigmoid_backward
+#define add_forward dx_add_forward
+#define add_backward dx_add_backward
+#define channel_scale_forward dx_channel_scale_forward
+#define channel_scale_backward dx_channel_scale_backward
+#define dropout_forward dx_dropout_forward
+#define dropout_backward dx_dropout_backward
+#define drop_connect_forward dx_drop_connect_forward
+#define drop_connect_backward dx_drop_connect_backward
+#define l2norm_rows_forward dx_l2norm_rows_forward
+#define l2norm_rows_backward dx_l2norm_rows_backward
+#define batchnorm2d_forward_train dx_batchnorm2d_forward_train
+#define batchnorm2d_forward_eval dx_batchnorm2d_forward_eval
+#define batchnorm2d_backward dx_batchnorm2d_backward
+#define batchnorm2d_backward_eval dx_batchnorm2d_backward_eval
+#define batchnorm2d_act_forward_train dx_batchnorm2d_act_forward_train
+#define batchnorm2d_act_recompute dx_batchnorm2d_act_recompute
+#define batchnorm2d_act_backward dx_batchnorm2d_act_backward
+#define batchnorm2d_add_relu_forward_train dx_batchnorm2d_add_relu_forward_train
+#define batchnorm2d_add_relu_backward dx_batchnorm2d_add_relu_backward
+#define global_avgpool_forward dx_global_avgpool_forward
+#define global_avgpool_backward dx_global_avgpool_backward
+#define maxpool2d_forward dx_maxpool2d_forward
+#define maxpool2d_backward dx_maxpool2d_backward
+#define avgpool2d_forward dx_avgpool2d_forward
+#define avgpool2d_backward dx_avgpool2d_backward
+#define conv2d_forward dx_conv2d_forward
+#define conv2d_backward dx_conv2d_backward
+#define depthwise_conv2d_forward dx_depthwise_conv2d_forward
+#define depthwise_conv2d_backward dx_depthwise_conv2d_backward
+#define linear_forward dx_linear_forward
+#define linear_backward dx_linear_backward
+#define radix_softmax_forward dx_radix_softmax_forward
+#define radix_softmax_backward dx_radix_softmax_backward
+#define radix_sum_forward dx_radix_sum_forward
+#define radix_sum_backward dx_radix_sum_backward
+#define radix_weighted_sum_forward dx_radix_weighted_sum_forward
+#define radix_weighted_sum_backward dx_radix_weighted_sum_backward
+#define cross_entropy_forward dx_cross_entropy_forward
+#define cross_entropy_backward dx_cross_entropy_backward
+#define label_smoothing_forward dx_label_smoothing_forward
+#define label_smoothing_backward dx_label_smoothing_backward
+#define arcface_forward dx_arcface_forward
+#define arcface_backward dx_arcface_backward
+#define adam_update dx_adam_update
+#define sgd_update dx_sgd_update
+#define grad_global_norm dx_grad_global_norm
+#define clip_grad_norm dx_clip_grad_norm
+#endif
+
+#endif
