@@ -6,10 +6,14 @@
 #   make demo            the main job on the built-in data
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
+#   make test SANITIZE=address,undefined   the suite under ASan + UBSan (build/f32-san)
 
 PRECISION ?= 32
 CC ?= cc
-BUILD := build/f$(PRECISION)
+# SANITIZE=address,undefined builds into build/fNN-san with the sanitizers on.
+SANITIZE ?=
+SAN_SUFFIX := $(if $(SANITIZE),-san)
+BUILD := build/f$(PRECISION)$(SAN_SUFFIX)
 
 WARN := -Wall -Wextra
 ifeq ($(WERROR),1)
@@ -23,6 +27,10 @@ else ifneq ($(PRECISION),32)
 $(error PRECISION must be 32 or 64)
 endif
 LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS += -fsanitize=$(SANITIZE)
+endif
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -62,7 +70,7 @@ deps:
 test: deps
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
 	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
-	@tests/run_tests.sh build/f32 build/f64
+	@tests/run_tests.sh build/f32$(SAN_SUFFIX) build/f64$(SAN_SUFFIX)
 
 demo: deps
 	$(MAKE) --no-print-directory PRECISION=32 all
