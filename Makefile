@@ -61,7 +61,12 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libanomaly.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS)
 
-tests: $(BUILD)/anomaly $(TEST_BIN)
+# LD_PRELOAD shim of the fault tests (tests/test_faults.sh): never sanitized.
+$(BUILD)/tests/fault_shim.so: tests/fault/fault_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) -shared -fPIC -o $@ $< -ldl
+
+tests: $(BUILD)/anomaly $(TEST_BIN) $(BUILD)/tests/fault_shim.so
 
 # Everything a fresh Debian machine needs (installs as root, else says how).
 deps:
