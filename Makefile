@@ -7,6 +7,7 @@
 #   make parity          regenerate PyTorch references and compare live
 #   make CC=clang        build with clang (libomp)
 #   make test SANITIZE=address,undefined   the suite under ASan + UBSan (build/f32-san)
+#   make fuzz            libFuzzer harnesses of every parser (clang, build/fuzz)
 
 PRECISION ?= 32
 CC ?= cc
@@ -14,6 +15,12 @@ CC ?= cc
 SANITIZE ?=
 SAN_SUFFIX := $(if $(SANITIZE),-san)
 BUILD := build/f$(PRECISION)$(SAN_SUFFIX)
+# FUZZ=1 (used by `make fuzz`): clang, libFuzzer instrumentation, build/fuzz.
+ifeq ($(FUZZ),1)
+override CC := clang
+override SANITIZE := address,undefined,fuzzer-no-link
+BUILD := build/fuzz
+endif
 
 WARN := -Wall -Wextra
 ifeq ($(WERROR),1)
@@ -39,7 +46,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test demo parity bench deps clean
+.PHONY: all lib tests test demo parity bench deps clean fuzz fuzz-harnesses
 all: $(BUILD)/anomaly
 	@ln -sfn $(BUILD)/anomaly anomaly
 
@@ -66,7 +73,31 @@ $(BUILD)/tests/fault_shim.so: tests/fault/fault_shim.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 $(WARN) -shared -fPIC -o $@ $< -ldl
 
-tests: $(BUILD)/anomaly $(TEST_BIN) $(BUILD)/tests/fault_shim.so
+# Fuzz harnesses (tests/fuzz/fuzz_NAME.c). `make tests` links each with a
+# plain main() that replays files (tests/test_fuzz_corpus.sh runs the
+# committed corpora through them); `make fuzz` links them with libFuzzer.
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+fuzz_ldflags = $(if $(filter args,$(1)),-Wl$(comma)--wrap=fatal)
+comma := ,
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_file.h $(BUILD)/libanomaly.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libanomaly.a $(LDLIBS) $(call fuzz_ldflags,$*)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(BUILD)/libanomaly.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS) $(call fuzz_ldflags,$*)
+
+fuzz-harnesses: $(FUZZ_BIN)
+
+# libFuzzer harnesses in build/fuzz (clang); tests/fuzz/README.md says how to run them.
+fuzz:
+	@tools/setup_deps.sh --fuzz
+	$(MAKE) --no-print-directory FUZZ=1 fuzz-harnesses
+
+tests: $(BUILD)/anomaly $(TEST_BIN) $(BUILD)/tests/fault_shim.so $(REPLAY_BIN)
 
 # Everything a fresh Debian machine needs (installs as root, else says how).
 deps:

@@ -2,11 +2,13 @@
 # Makes sure the Debian packages the project needs are installed.
 #   tools/setup_deps.sh          build + test packages
 #   tools/setup_deps.sh --torch  also python3-torch (for make parity / bench)
+#   tools/setup_deps.sh --fuzz   also clang with libFuzzer (for make fuzz)
 # As root it installs what is missing; otherwise it prints the exact
 # apt-get line and stops with status 1.
 set -eu
 pkgs="build-essential libopenblas-dev libpng-dev libjpeg-dev python3-numpy python3-opencv"
 if [ "${1:-}" = "--torch" ]; then pkgs="$pkgs python3-torch python3-torchvision"; fi
+if [ "${1:-}" = "--fuzz" ]; then pkgs="$pkgs clang libclang-rt-dev libomp-dev"; fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
