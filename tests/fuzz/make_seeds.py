@@ -78,7 +78,7 @@ text = b"anomaly " * 40 + bytes(range(256))
 for level, name in ((0, "stored"), (1, "fast"), (9, "best")):
     c = zlib.compressobj(level, zlib.DEFLATED, -15)
     put("inflate", name + ".deflate", c.compress(text) + c.flush())
-put("inflate", "two_members.gz", gzip.compress(b"idx") + gzip.compress(text[:100]))
+put("inflate", "two_members.gz", gzip.compress(b"idx", mtime=0) + gzip.compress(text[:100], mtime=0))
 
 # images: PNG variants and JPEGs, all tiny
 img = (np.arange(8 * 6 * 3).reshape(8, 6, 3) * 5 % 256).astype(np.uint8)
@@ -99,4 +99,22 @@ labels = bytes([0, 0, 8, 1]) + struct.pack(">I", 4) + bytes([0, 9, 3, 1])
 images = bytes([0, 0, 8, 3]) + struct.pack(">III", 2, 3, 4) + bytes(range(24))
 put("idx", "labels.idx1", labels)
 put("idx", "images.idx3", images)
-put("idx", "images.idx3.gz", gzip.compress(images))
+put("idx", "images.idx3.gz", gzip.compress(images, mtime=0))
+
+# safetensors as we write them: metadata with the two CRC-32 entries
+def ours():
+    keys = ("anomaly.crc32", "anomaly.crc32.copy")
+    data = np.arange(6, dtype=np.float32).tobytes() + np.int64(7).tobytes()
+    meta = '{"format":"pt",' + ",".join('"%s":"00000000"' % k for k in keys) + "}"
+    head = ('{"__metadata__":' + meta + ',"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},'
+            '"n":{"dtype":"I64","shape":[],"data_offsets":[24,32]}}')
+    head += " " * (-len(head) % 8)
+    blob = bytearray(struct.pack("<Q", len(head)) + head.encode() + data)
+    crc = "%08x" % zlib.crc32(bytes(blob))
+    for k in keys:
+        at = blob.index(('"%s":"' % k).encode()) + len(k) + 4
+        blob[at:at + 8] = crc.encode()
+    return bytes(blob)
+
+
+put("safetensors", "ours_crc.safetensors", ours())
