@@ -13,10 +13,15 @@
 #   make bench-mpi       1 vs 2 ranks on a train step, bytes all-reduced
 #   make CUDA=1          also the CUDA twin of the kernels (src/cuda, nvcc), build/cuda-f32
 #   make CUDA=emu        the same kernels emulated on the CPU (no GPU, no nvcc), build/cudaemu-f32
+#   make test SANITIZE=address,undefined   the suite under ASan + UBSan (build/f32-san)
+#   make fuzz            libFuzzer harnesses of every parser (clang, build/fuzz)
 
 PRECISION ?= 32
 CC ?= cc
-BUILD := build/f$(PRECISION)
+# SANITIZE=address,undefined builds into build/fNN-san with the sanitizers on.
+SANITIZE ?=
+SAN_SUFFIX := $(if $(SANITIZE),-san)
+BUILD := build/f$(PRECISION)$(SAN_SUFFIX)
 ifeq ($(CROSS),aarch64)
 # Debian's gcc-aarch64-linux-gnu and the :arm64 libraries (tools/arm_check.sh installs them)
 CC := aarch64-linux-gnu-gcc
@@ -24,6 +29,12 @@ AR := aarch64-linux-gnu-ar
 BUILD := build/aarch64-f$(PRECISION)
 else ifneq ($(CROSS),)
 $(error CROSS must be aarch64 or empty)
+endif
+# FUZZ=1 (used by `make fuzz`): clang, libFuzzer instrumentation, build/fuzz.
+ifeq ($(FUZZ),1)
+override CC := clang
+override SANITIZE := address,undefined,fuzzer-no-link
+BUILD := build/fuzz
 endif
 
 WARN := -Wall -Wextra
@@ -45,6 +56,10 @@ BUILD := $(BUILD)-mpi
 override CFLAGS += -DANOMALY_MPI
 endif
 LDLIBS := -fopenmp -pthread -lopenblas -lpng -ljpeg -lm
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS += -fsanitize=$(SANITIZE)
+endif
 
 # The CUDA twin (src/cuda/*.cu) is built only with CUDA=1; plain builds never
 # call nvcc. Its own build directory keeps the two kinds of objects apart.
@@ -94,7 +109,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test demo demo-exact parity bench bench-mpi deps clean
+.PHONY: all lib tests test demo demo-exact parity bench bench-mpi deps clean fuzz fuzz-harnesses
 all: $(BUILD)/anomaly
 ifeq ($(CROSS),)
 	@ln -sfn $(BUILD)/anomaly anomaly
@@ -126,7 +141,36 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libanomaly.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS)
 
-tests: $(BUILD)/anomaly $(TEST_BIN)
+# LD_PRELOAD shim of the fault tests (tests/test_faults.sh): never sanitized.
+$(BUILD)/tests/fault_shim.so: tests/fault/fault_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) -shared -fPIC -o $@ $< -ldl
+
+# Fuzz harnesses (tests/fuzz/fuzz_NAME.c). `make tests` links each with a
+# plain main() that replays files (tests/test_fuzz_corpus.sh runs the
+# committed corpora through them); `make fuzz` links them with libFuzzer.
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+fuzz_ldflags = $(if $(filter args,$(1)),-Wl$(comma)--wrap=fatal)
+comma := ,
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_file.h $(BUILD)/libanomaly.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libanomaly.a $(LDLIBS) $(call fuzz_ldflags,$*)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(BUILD)/libanomaly.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libanomaly.a $(LDLIBS) $(call fuzz_ldflags,$*)
+
+fuzz-harnesses: $(FUZZ_BIN)
+
+# libFuzzer harnesses in build/fuzz (clang); tests/fuzz/README.md says how to run them.
+fuzz:
+	@tools/setup_deps.sh --fuzz
+	$(MAKE) --no-print-directory FUZZ=1 fuzz-harnesses
+
+tests: $(BUILD)/anomaly $(TEST_BIN) $(BUILD)/tests/fault_shim.so $(REPLAY_BIN)
 
 # Everything a fresh Debian machine needs (installs as root, else says how).
 deps:
@@ -137,9 +181,11 @@ deps:
 test: deps
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
 	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
+ifeq ($(SANITIZE),)
 	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 CC=clang BUILD=build/clang-f32 build/clang-f32/anomaly
 	$(MAKE) --no-print-directory PRECISION=64 MPI=1 WERROR=1 build/f64-mpi/anomaly
-	@tests/run_tests.sh build/f32 build/f64
+endif
+	@tests/run_tests.sh build/f32$(SAN_SUFFIX) build/f64$(SAN_SUFFIX)
 
 demo: deps
 	$(MAKE) --no-print-directory PRECISION=32 all

@@ -277,6 +277,52 @@ static void test_st_round_trip(void) {
     safetensors_close(&st);
 }
 
+/* Every file we write carries a CRC-32: any single changed byte, in the
+ * header, the metadata or the data, makes it unreadable with a message
+ * naming the file; data bytes are reported as corruption. */
+static void test_st_checksum(void) {
+    StWriter w;
+    st_writer_init(&w);
+    real x[6] = {1.5, -2, 3.25, 0, 1e-8, 7};
+    int64_t c = 42;
+    st_writer_meta(&w, "note", "kept");
+    st_writer_add_real(&w, "x", x, 2, (int64_t[]){2, 3});
+    st_writer_add_i64(&w, "step", &c, 0, NULL);
+    const char *path = tmp_path("crc.safetensors"), *bad = tmp_path("crc_flipped.safetensors");
+    st_writer_commit(&w, path);
+    SafeTensors st;
+    char err[512];
+    if (safetensors_open(path, &st, err, sizeof err)) { CHECK(0, "%s", err); return; }
+    const char *crc = safetensors_meta(&st, "anomaly.crc32"), *copy = safetensors_meta(&st, "anomaly.crc32.copy");
+    CHECK(crc && strlen(crc) == 8 && copy && strcmp(crc, copy) == 0 && strcmp(safetensors_meta(&st, "note"), "kept") == 0,
+          "the file carries anomaly.crc32 beside its own metadata");
+    size_t n = st.size, data_at = n - 6 * 4 - 8;
+    unsigned char *bytes = malloc(n);
+    memcpy(bytes, st.bytes, n);
+    safetensors_close(&st);
+    int loaded = 0, unnamed = 0, data_uncalled = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int bit = 0; bit < 8; bit += 7) { /* the lowest and the highest bit */
+            bytes[i] ^= (unsigned char)(1u << bit);
+            FILE *f = fopen(bad, "wb");
+            fwrite(bytes, 1, n, f);
+            fclose(f);
+            bytes[i] ^= (unsigned char)(1u << bit);
+            if (safetensors_open(bad, &st, err, sizeof err) == 0) {
+                safetensors_close(&st);
+                loaded++;
+                continue;
+            }
+            if (!strstr(err, bad)) unnamed++;
+            if (i >= data_at && !strstr(err, "corrupt file: checksum mismatch")) data_uncalled++;
+        }
+    }
+    CHECK(loaded == 0, "%d of %zu flipped bits went unnoticed", loaded, 2 * n);
+    CHECK(unnamed == 0, "%d messages do not name the file", unnamed);
+    CHECK(data_uncalled == 0, "%d flips in the data were not called a checksum mismatch", data_uncalled);
+    free(bytes);
+}
+
 static void check_same_tensor(const SafeTensors *a, const char *an, const NpyArray *b) {
     const StTensor *t = safetensors_find(a, an);
     CHECK(t && t->nbytes == b->numel * 4 && memcmp(t->data, b->data, t->nbytes) == 0, "%s matches the .npy", an);
@@ -505,6 +551,7 @@ int main(void) {
     RUN(test_st_python_files);
     RUN(test_st_params_mismatch);
     RUN(test_st_bad_files);
+    RUN(test_st_checksum);
     RUN(test_atomic_writes);
     tmpdir_remove();
     CHECK_MAIN_END();

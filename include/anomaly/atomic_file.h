@@ -22,5 +22,15 @@ void atomic_file_commit(AtomicFile *f);
 void atomic_file_abort(AtomicFile *f);
 /* Removes every still-open temporary file; called by fatal(). */
 void atomic_file_abort_all(void);
+/* A temporary folder that becomes a result by one rename (the data-set
+ * layout of synth and import-idx): while tracked, fatal() removes it with
+ * everything in it. One at a time; untrack after the rename. */
+void atomic_dir_track(const char *tmp_dir);
+void atomic_dir_untrack(void);
+
+/* Removes the temporaries that processes killed while writing (SIGKILL, a
+ * power cut) left in `dir`: files named "*.tmp.<pid>" whose process no
+ * longer runs. Returns how many were removed; a missing folder is 0. */
+int atomic_file_remove_stale(const char *dir);
 
 #endif

@@ -12,7 +12,13 @@
  * non-overlapping and covering the data section exactly. Errors name the
  * file and the first problem. Writing is atomic (temp + rename) with the
  * data 8-byte aligned; tensors are written as float32 (from `real`), int64
- * or raw bytes of any listed dtype. Little-endian hosts only. */
+ * or raw bytes of any listed dtype. Little-endian hosts only.
+ *
+ * Every file we write carries "anomaly.crc32" in its __metadata__: a CRC-32
+ * of the whole file (computed with those 8 hex digits as "00000000"). A
+ * reader that finds it verifies it first, so a single changed byte anywhere
+ * is reported as "corrupt file: checksum mismatch"; files without it (from
+ * PyTorch or NumPy) load as before. */
 #ifndef ANOMALY_SAFETENSORS_H
 #define ANOMALY_SAFETENSORS_H
 

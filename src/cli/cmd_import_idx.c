@@ -11,6 +11,7 @@
 
 #include "anomaly/args.h"
 #include "anomaly/error.h"
+#include "anomaly/idx.h"
 #include "anomaly/inflate.h"
 #include "anomaly/synth.h"
 
@@ -24,39 +25,15 @@ static const char *const fashion_names[N_FASHION] = {
 
 typedef struct Idx {
     uint8_t *data; /* the whole file, decompressed */
-    const uint8_t *items;
-    size_t count, item_size;
-    int rows, cols; /* images only */
+    IdxView v;
 } Idx;
-
-static uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 /* An IDX file of unsigned bytes with `dims` dimensions (1: labels, 3: images). */
 static void idx_read(Idx *x, const char *path, int dims) {
     size_t n;
     char err[512];
     if (read_file_maybe_gzip(path, MAX_IDX_BYTES, &x->data, &n, err, sizeof err)) fatal("%s", err);
-    const uint8_t *p = x->data;
-    if (n < 4 || p[0] || p[1]) fatal("%s is not an IDX file (bad magic number)", path);
-    if (p[2] != 0x08) fatal("%s holds IDX type 0x%02x; only unsigned bytes (0x08) are supported", path, p[2]);
-    if (p[3] != dims)
-        fatal("%s has %d dimensions, expected %d (%s)", path, p[3], dims, dims == 1 ? "labels" : "images");
-    if (n < 4 + 4 * (size_t)dims) fatal("%s is truncated (in its header)", path);
-    x->count = be32(p + 4);
-    x->item_size = 1;
-    x->rows = x->cols = 1;
-    if (dims == 3) {
-        uint32_t r = be32(p + 8), c = be32(p + 12);
-        if (r < 1 || c < 1 || r > 4096 || c > 4096) fatal("%s: images of %ux%u pixels are not supported", path, r, c);
-        x->rows = (int)r, x->cols = (int)c;
-        x->item_size = (size_t)r * c;
-    }
-    size_t head = 4 + 4 * (size_t)dims;
-    if ((n - head) / x->item_size < x->count)
-        fatal("%s is truncated: %zu items declared, data for %zu", path, x->count, (n - head) / x->item_size);
-    x->items = p + head;
+    if (idx_parse(x->data, n, path, dims, &x->v, err, sizeof err)) fatal("%s", err);
 }
 
 /* "T-shirt/top" -> "tshirt_top". */
@@ -82,15 +59,15 @@ static size_t load_split(const char *images, const char *labels, long long limit
     Idx lab;
     idx_read(img, images, 3);
     idx_read(&lab, labels, 1);
-    if (img->count != lab.count)
-        fatal("%s has %zu images but %s has %zu labels", images, img->count, labels, lab.count);
-    size_t n = img->count;
+    if (img->v.count != lab.v.count)
+        fatal("%s has %zu images but %s has %zu labels", images, img->v.count, labels, lab.v.count);
+    size_t n = img->v.count;
     if (limit >= 0 && (size_t)limit < n) n = (size_t)limit;
     *label = xmalloc((n + 1) * sizeof **label, "labels");
     for (size_t i = 0; i < n; i++) {
-        if (lab.items[i] >= N_FASHION)
-            fatal("%s: label %d of item %zu is not a Fashion-MNIST class (0-9)", labels, lab.items[i], i);
-        (*label)[i] = rank[lab.items[i]];
+        if (lab.v.items[i] >= N_FASHION)
+            fatal("%s: label %d of item %zu is not a Fashion-MNIST class (0-9)", labels, lab.v.items[i], i);
+        (*label)[i] = rank[lab.v.items[i]];
     }
     free(lab.data);
     return n;
@@ -98,11 +75,11 @@ static size_t load_split(const char *images, const char *labels, long long limit
 
 static void write_images(const LayoutWriter *w, int test, const Idx *x, size_t n) {
     Image img;
-    image_alloc(&img, x->cols, x->rows);
+    image_alloc(&img, x->v.cols, x->v.rows);
     char path[4096];
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *src = x->items + i * x->item_size;
-        for (size_t p = 0; p < x->item_size; p++) img.px[3 * p] = img.px[3 * p + 1] = img.px[3 * p + 2] = src[p];
+        const uint8_t *src = x->v.items + i * x->v.item_size;
+        for (size_t p = 0; p < x->v.item_size; p++) img.px[3 * p] = img.px[3 * p + 1] = img.px[3 * p + 2] = src[p];
         layout_image_path(w, test, i, path, sizeof path);
         image_write_png(path, &img);
     }
@@ -157,7 +134,7 @@ int cmd_import_idx(int argc, char **argv) {
     layout_write_tables(&w, &t);
     layout_commit(&w);
     printf("wrote %s: %zu train and %zu test images of %dx%d px, %d labels fashion-*\n", out, n_train, n_test,
-           train.cols, train.rows, N_FASHION);
+           train.v.cols, train.v.rows, N_FASHION);
     free(train.data);
     free(test.data);
     free(train_label);

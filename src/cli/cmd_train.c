@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "anomaly/args.h"
+#include "anomaly/atomic_file.h"
 #include "anomaly/csv.h"
 #include "anomaly/dist.h"
 #include "anomaly/error.h"
@@ -442,7 +443,9 @@ int cmd_train(int argc, char **argv) {
         if (!f.resume && run_started(r->dir))
             fatal("anomaly train: %s already holds a run; add --resume to continue it, or use another --exp_num",
                   r->dir);
+        atomic_file_remove_stale(r->dir); /* what a killed run was writing */
     }
+    atomic_file_remove_stale(exp);
     if (f.pretrained) {
         ModelConfig mc = c.model;
         mc.num_classes = runs.v[0].run.n_names;

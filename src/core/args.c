@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ARGS_MAX_SPECS 128
+
 static const char *type_hint(ArgType t) {
     switch (t) {
     case ARG_STRING: return "S";
@@ -80,9 +82,12 @@ static void store(const char *command, const ArgSpec *s, const char *v) {
 
 int args_parse(const char *command, const char *usage, const ArgSpec *specs, int argc,
                char **argv, const char **positional, int max_positional) {
+    /* which flags were given; on the stack, so that no error path below
+     * (each one a fatal()) leaves memory behind */
+    unsigned char seen[ARGS_MAX_SPECS] = {0};
     int npos = 0, nspecs = 0;
     for (const ArgSpec *s = specs; s->name; s++) nspecs++;
-    int *seen = xcalloc((size_t)nspecs + 1, sizeof *seen, "flag parsing");
+    if (nspecs > ARGS_MAX_SPECS) fatal("anomaly %s: %d flags declared, at most %d", command, nspecs, ARGS_MAX_SPECS);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -127,6 +132,5 @@ int args_parse(const char *command, const char *usage, const ArgSpec *specs, int
     for (int k = 0; k < nspecs; k++)
         if (specs[k].required && !seen[k])
             fatal("anomaly %s: --%s is required (see anomaly %s --help)", command, specs[k].name, command);
-    free(seen);
     return npos;
 }

@@ -1,10 +1,13 @@
 #include "anomaly/atomic_file.h"
 #include "anomaly/error.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Open temporaries, so fatal() can remove them. Small: a command writes a
@@ -84,7 +87,73 @@ void atomic_file_abort(AtomicFile *f) {
     release(f);
 }
 
+static char *tracked_dir;
+
+void atomic_dir_track(const char *tmp_dir) {
+    free(tracked_dir);
+    tracked_dir = xstrdup(tmp_dir);
+}
+
+void atomic_dir_untrack(void) {
+    free(tracked_dir);
+    tracked_dir = NULL;
+}
+
+/* rm -r without following symbolic links, quietly (it runs inside fatal()). */
+static void remove_tree_quietly(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            for (struct dirent *e; (e = readdir(d));) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                char child[4096];
+                if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) < sizeof child)
+                    remove_tree_quietly(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
 void atomic_file_abort_all(void) {
     for (int i = 0; i < MAX_OPEN; i++)
         if (open_files[i]) atomic_file_abort(open_files[i]);
+    if (tracked_dir) {
+        remove_tree_quietly(tracked_dir);
+        atomic_dir_untrack();
+    }
+}
+
+/* The pid of a name "<anything>.tmp.<digits>", or 0. */
+static long temp_owner(const char *name) {
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) t = p;
+    if (!t || !t[5]) return 0;
+    long pid = 0;
+    for (const char *d = t + 5; *d; d++) {
+        if (*d < '0' || *d > '9' || pid > 100000000L) return 0;
+        pid = pid * 10 + (*d - '0');
+    }
+    return pid;
+}
+
+int atomic_file_remove_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const long pid = temp_owner(e->d_name);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[4096];
+        path_printf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -1,6 +1,7 @@
 #include "anomaly/safetensors.h"
 #include "anomaly/atomic_file.h"
 #include "anomaly/error.h"
+#include "anomaly/inflate.h"
 #include "anomaly/json.h"
 #include "io_internal.h"
 
@@ -13,6 +14,16 @@
 
 /* The reference implementation refuses larger headers; so do we. */
 #define ST_MAX_HEADER 100000000ull
+
+/* Our files carry a CRC-32 of the whole file in two __metadata__ entries,
+ * as 8 lowercase hex digits each, computed with both sets of digits read as
+ * "00000000": any changed byte (header, metadata or data) fails the check.
+ * Two, because a flipped byte in the one key's name would otherwise make a
+ * corrupt file look like a file without a checksum: with either name
+ * damaged, the other entry's check counts the damaged entry's digits and
+ * fails. Files with neither entry (PyTorch's, NumPy's) load unchecked. */
+static const char *const ST_CRC_KEYS[2] = {"anomaly.crc32", "anomaly.crc32.copy"};
+#define ST_CRC_ZERO "00000000"
 
 static const struct { const char *name; size_t size; } DTYPES[] = {
     [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},
@@ -163,6 +174,51 @@ static int parse_metadata(const char *path, const JsonValue *v, SafeTensors *st,
     return 0;
 }
 
+/* Verifies the file's checksum entries, when it has any. */
+static int check_crc(const char *path, const SafeTensors *st, const JsonValue *root, char *err,
+                     size_t errlen) {
+    const JsonValue *meta = json_object_get(root, "__metadata__");
+    if (!meta || meta->type != JSON_OBJECT) return 0;
+    size_t at[2]; /* file offsets of each entry's first digit; 0 when absent */
+    uint32_t stored[2] = {0, 0};
+    int found = 0;
+    for (int k = 0; k < 2; k++) {
+        const JsonValue *v = json_object_get(meta, ST_CRC_KEYS[k]);
+        at[k] = 0;
+        if (!v) continue;
+        at[k] = 8 + v->pos + 1;
+        int ok = v->type == JSON_STRING && v->len == 8 && at[k] + 9 <= st->size && st->bytes[at[k] + 8] == '"' &&
+                 memcmp(st->bytes + at[k], v->str, 8) == 0;
+        for (int i = 0; ok && i < 8; i++) {
+            const char c = v->str[i];
+            ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            stored[k] = stored[k] << 4 | (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        if (!ok) return set_err(err, errlen, path, "corrupt file: its %s entry is malformed", ST_CRC_KEYS[k]);
+        found |= 1 << k;
+    }
+    if (!found) return 0;
+    if (found == 3 && stored[0] != stored[1])
+        return set_err(err, errlen, path, "corrupt file: its two checksums differ");
+    /* the CRC of the file with each present entry's digits as zeros */
+    const int first = found == 3 && at[1] < at[0] ? 1 : 0;
+    size_t from = 0;
+    uint32_t crc = 0;
+    for (int j = 0; j < 2; j++) {
+        const int k = j == 0 ? first : 1 - first;
+        if (!(found >> k & 1)) continue;
+        crc = crc32_update(crc, st->bytes + from, at[k] - from);
+        crc = crc32_update(crc, (const uint8_t *)ST_CRC_ZERO, 8);
+        from = at[k] + 8;
+    }
+    crc = crc32_update(crc, st->bytes + from, st->size - from);
+    const uint32_t want = stored[found & 1 ? 0 : 1];
+    if (crc != want)
+        return set_err(err, errlen, path, "corrupt file: checksum mismatch (%08x in the header, %08x computed)",
+                       (unsigned)want, (unsigned)crc);
+    return 0;
+}
+
 static int parse_header(const char *path, SafeTensors *st, char *err, size_t errlen) {
     if (st->size < 8)
         return set_err(err, errlen, path, "too short for a safetensors file (%zu bytes)", st->size);
@@ -186,6 +242,8 @@ static int parse_header(const char *path, SafeTensors *st, char *err, size_t err
         rc = set_err(err, errlen, path, "header is a JSON %s, not an object", json_type_name(root->type));
         goto done;
     }
+    rc = check_crc(path, st, root, err, errlen);
+    if (rc) goto done;
     long dup = json_object_find_duplicate(root);
     if (dup >= 0) {
         rc = set_err(err, errlen, path, "tensor name '%s' appears twice", root->members[dup].key);
@@ -490,18 +548,24 @@ void st_writer_add_params(StWriter *w, const ParamTable *t) {
     }
 }
 
-static void write_data(FILE *fp, const StWriterEntry *e) {
+/* Writes bytes and folds them into the running checksum. */
+static void put(FILE *fp, const void *p, size_t n, uint32_t *crc) {
+    fwrite(p, 1, n, fp);
+    *crc = crc32_update(*crc, p, n);
+}
+
+static void write_data(FILE *fp, const StWriterEntry *e, uint32_t *crc) {
     if (e->src == SRC_OWNED) {
-        fwrite(e->owned, 1, e->numel * st_dtype_size(e->dtype), fp);
+        put(fp, e->owned, e->numel * st_dtype_size(e->dtype), crc);
     } else if (e->src == SRC_I64) {
-        fwrite(e->borrowed, 8, e->numel, fp);
+        put(fp, e->borrowed, 8 * e->numel, crc);
     } else {
         const real *src = e->borrowed;
         float chunk[1024];
         for (size_t i = 0; i < e->numel;) {
             size_t k = e->numel - i < 1024 ? e->numel - i : 1024;
             for (size_t j = 0; j < k; j++) chunk[j] = (float)src[i + j];
-            fwrite(chunk, 4, k, fp);
+            put(fp, chunk, 4 * k, crc);
             i += k;
         }
     }
@@ -511,22 +575,26 @@ void st_writer_commit(StWriter *w, const char *path) {
     if (!host_is_little()) fatal("%s: safetensors writing needs a little-endian host", path);
     JsonBuf h;
     json_buf_init(&h);
-    json_buf_puts(&h, "{");
-    if (w->n_meta) {
-        json_buf_puts(&h, "\"__metadata__\":{");
-        for (int i = 0; i < w->n_meta; i++) {
-            if (i) json_buf_puts(&h, ",");
-            json_buf_string(&h, w->meta_keys[i]);
-            json_buf_puts(&h, ":");
-            json_buf_string(&h, w->meta_values[i]);
-        }
-        json_buf_puts(&h, "}");
+    json_buf_puts(&h, "{\"__metadata__\":{");
+    for (int i = 0; i < w->n_meta; i++) {
+        if (strcmp(w->meta_keys[i], ST_CRC_KEYS[0]) == 0 || strcmp(w->meta_keys[i], ST_CRC_KEYS[1]) == 0) continue;
+        json_buf_string(&h, w->meta_keys[i]);
+        json_buf_puts(&h, ":");
+        json_buf_string(&h, w->meta_values[i]);
+        json_buf_puts(&h, ",");
     }
+    size_t crc_at[2]; /* file offsets of the digits, filled in last */
+    for (int k = 0; k < 2; k++) {
+        json_buf_printf(&h, "%s\"%s\":\"", k ? "," : "", ST_CRC_KEYS[k]);
+        crc_at[k] = 8 + h.len;
+        json_buf_puts(&h, ST_CRC_ZERO "\"");
+    }
+    json_buf_puts(&h, "}");
     size_t offset = 0;
     for (int i = 0; i < w->count; i++) {
         const StWriterEntry *e = &w->entries[i];
         size_t nbytes = e->numel * st_dtype_size(e->dtype);
-        if (i || w->n_meta) json_buf_puts(&h, ",");
+        json_buf_puts(&h, ",");
         json_buf_string(&h, e->name);
         json_buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(e->dtype));
         for (int d = 0; d < e->ndim; d++) json_buf_printf(&h, d ? ",%lld" : "%lld", (long long)e->shape[d]);
@@ -539,9 +607,16 @@ void st_writer_commit(StWriter *w, const char *path) {
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
     AtomicFile f;
     atomic_file_open(&f, path);
-    fwrite(len8, 1, 8, f.fp);
-    fwrite(h.data, 1, h.len, f.fp);
-    for (int i = 0; i < w->count; i++) write_data(f.fp, &w->entries[i]);
+    uint32_t crc = 0;
+    put(f.fp, len8, 8, &crc);
+    put(f.fp, h.data, h.len, &crc);
+    for (int i = 0; i < w->count; i++) write_data(f.fp, &w->entries[i], &crc);
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+    for (int k = 0; k < 2; k++) {
+        if (fseek(f.fp, (long)crc_at[k], SEEK_SET) != 0) fatal("cannot write %s: %s", path, strerror(errno));
+        fwrite(hex, 1, 8, f.fp);
+    }
     json_buf_free(&h);
     atomic_file_commit(&f);
     st_writer_free(w);

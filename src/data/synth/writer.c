@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anomaly/atomic_file.h"
 #include "anomaly/csv.h"
 #include "anomaly/error.h"
 #include "anomaly/folds.h"
@@ -90,6 +91,7 @@ void layout_begin(LayoutWriter *w, const char *out, int force, size_t n_train, s
     snprintf(w->tmp, n, "%s.tmp.%ld", w->out, (long)getpid());
     remove_tree(w->tmp); /* a leftover of an earlier run with our pid */
     make_dir(w->tmp);
+    atomic_dir_track(w->tmp); /* fatal() removes it */
     char *p = join(w->tmp, "train");
     make_dir(p);
     free(p);
@@ -185,7 +187,13 @@ void layout_commit(LayoutWriter *w) {
     } else if (state == 0 && rmdir(w->out) != 0) {
         fatal("cannot replace the empty directory %s: %s", w->out, strerror(errno));
     }
-    if (rename(w->tmp, w->out) != 0) fatal("cannot rename %s to %s: %s", w->tmp, w->out, strerror(errno));
+    if (rename(w->tmp, w->out) != 0) {
+        const int e = errno;
+        if (old && rename(old, w->out) != 0) /* the previous data set back in place */
+            fatal("cannot rename %s to %s: %s; the previous data set is at %s", w->tmp, w->out, strerror(e), old);
+        fatal("cannot rename %s to %s: %s", w->tmp, w->out, strerror(e));
+    }
+    atomic_dir_untrack();
     if (old) {
         remove_tree(old);
         free(old);

@@ -1,0 +1,25 @@
+/* The JPEG (libjpeg) wrapper of image_read: errors, limits, conversion to RGB.
+ * The input gets the signature in front when it lacks it, so that every
+ * input reaches the decoder. */
+#include "anomaly/image.h"
+#include "fuzz_file.h"
+
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static const uint8_t sig[3] = {0xff, 0xd8, 0xff};
+    uint8_t *buf = malloc(size + 3);
+    if (!buf) return 0;
+    size_t n = 0;
+    if (size < 3 || memcmp(data, sig, 3) != 0) {
+        memcpy(buf, sig, 3);
+        n = 3;
+    }
+    if (size) memcpy(buf + n, data, size);
+    Image img;
+    char err[512];
+    if (image_read(fuzz_file(buf, n + size, ".img"), &img, err, sizeof err) == 0) image_free(&img);
+    free(buf);
+    return 0;
+}
