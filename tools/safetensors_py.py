@@ -22,6 +22,10 @@ _NAMES = {v: k for k, v in _DTYPES.items()}
 def save(path, tensors, metadata=None):
     """Writes {name: ndarray} atomically, tensors in the given order."""
     header, blobs, offset = {}, [], 0
+    # anomaly's CRC-32 entries describe the file they were read from; carried
+    # into a file with other bytes they would mark it corrupt, so drop them
+    # (a file without them loads unchecked).
+    metadata = {k: v for k, v in (metadata or {}).items() if not str(k).startswith("anomaly.crc32")}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, arr in tensors.items():
