@@ -178,12 +178,14 @@ deps:
 
 # The exact mode's golden test also runs on a clang build (build/clang-f32):
 # the same bytes from both compilers.
+# The builds use every core (JOBS=N to change); the tests run one at a time.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 tests
-	$(MAKE) --no-print-directory PRECISION=64 WERROR=1 tests
+	$(MAKE) --no-print-directory -j$(JOBS) PRECISION=32 WERROR=1 tests
+	$(MAKE) --no-print-directory -j$(JOBS) PRECISION=64 WERROR=1 tests
 ifeq ($(SANITIZE),)
-	$(MAKE) --no-print-directory PRECISION=32 WERROR=1 CC=clang BUILD=build/clang-f32 build/clang-f32/anomaly
-	$(MAKE) --no-print-directory PRECISION=64 MPI=1 WERROR=1 build/f64-mpi/anomaly
+	$(MAKE) --no-print-directory -j$(JOBS) PRECISION=32 WERROR=1 CC=clang BUILD=build/clang-f32 build/clang-f32/anomaly
+	$(MAKE) --no-print-directory -j$(JOBS) PRECISION=64 MPI=1 WERROR=1 build/f64-mpi/anomaly
 endif
 	@tests/run_tests.sh build/f32$(SAN_SUFFIX) build/f64$(SAN_SUFFIX)
 
