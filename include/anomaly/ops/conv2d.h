@@ -59,7 +59,7 @@ void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
                          const real *inp, const real *weight, const Conv2dShape *s, void *work);
 
 /* Direct loops over output pixel, then (input channel, kernel row, kernel
- * column): the definition the reference below is tested against, bit for
+ * column): the definition the reference above is tested against, bit for
  * bit (same terms, same order, same roundings; padding taps, which add
  * exact zeros there, are skipped here). */
 void conv2d_forward_loops(real *out, const real *inp, const real *weight, const real *bias,
