@@ -6,6 +6,7 @@
  * in a fixed order, which also makes the value independent of the thread
  * count. */
 #include "anomaly/ops/loss.h"
+#include "loss_check.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"
 
@@ -16,7 +17,9 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-static void check_batch(const char *what, const int *labels, int n, int c) {
+/* One fatal line for an empty batch or a label outside [0, c); the
+ * reference losses (ref/loss.c) check with it too. */
+void loss_check_batch(const char *what, const int *labels, int n, int c) {
     if (n <= 0 || c <= 0) fatal("%s: empty input (batch %d, classes %d)", what, n, c);
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= c)
@@ -40,7 +43,7 @@ static double row_logsumexp(const real *z, int c) {
 /* logits [n, c]; labels [n] */
 double cross_entropy_forward(const real *logits, const int *labels, int n, int c) {
     if (exact_mode()) return cross_entropy_forward_ref(logits, labels, n, c);
-    check_batch("cross-entropy", labels, n, c);
+    loss_check_batch("cross-entropy", labels, n, c);
     double total = 0;
     for (int i = 0; i < n; i++) {
         const real *z = logits + (size_t)i * c; /* [c] */
@@ -57,7 +60,7 @@ void cross_entropy_backward(real *dlogits, const real *logits, const int *labels
         cross_entropy_backward_ref(dlogits, logits, labels, n, c, dloss);
         return;
     }
-    check_batch("cross-entropy", labels, n, c);
+    loss_check_batch("cross-entropy", labels, n, c);
     const double g = (double)dloss / n;
     for (int i = 0; i < n; i++) {
         const real *z = logits + (size_t)i * c; /* [c] */
@@ -87,7 +90,7 @@ static void smoothing_weights(double *on, double *off, real eps, int classes) {
 double label_smoothing_forward(const real *logits, const int *labels, int n, int c, real eps,
                                int classes) {
     if (exact_mode()) return label_smoothing_forward_ref(logits, labels, n, c, eps, classes);
-    check_batch("label smoothing", labels, n, c);
+    loss_check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
     double total = 0;
@@ -109,7 +112,7 @@ void label_smoothing_backward(real *dlogits, const real *logits, const int *labe
         label_smoothing_backward_ref(dlogits, logits, labels, n, c, eps, classes, dloss);
         return;
     }
-    check_batch("label smoothing", labels, n, c);
+    loss_check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
     const double q_sum = on + (c - 1) * off;
@@ -143,7 +146,7 @@ void arcface_forward(real *out, const real *cos_in, const int *labels, const uin
         arcface_forward_ref(out, cos_in, labels, target, n, c, margin, scale);
         return;
     }
-    check_batch("ArcFace", labels, n, c);
+    loss_check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             size_t k = (size_t)i * c + j;
@@ -168,7 +171,7 @@ void arcface_backward(real *dcos, const real *dout, const real *cos_in, const in
         arcface_backward_ref(dcos, dout, cos_in, labels, target, n, c, margin, scale);
         return;
     }
-    check_batch("ArcFace", labels, n, c);
+    loss_check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             size_t k = (size_t)i * c + j;

@@ -2,18 +2,11 @@
  * double, each sum in increasing index order, with pm_exp, pm_log, pm_acos,
  * pm_cos and pm_sin in place of the C library's. */
 #include "anomaly/ops/loss.h"
+#include "../loss_check.h"
 #include "anomaly/error.h"
 #include "anomaly/pmath.h"
 
 #include <math.h>
-
-static void check_batch(const char *what, const int *labels, int n, int c) {
-    if (n <= 0 || c <= 0) fatal("%s: empty input (batch %d, classes %d)", what, n, c);
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= c)
-            fatal("%s: label %d of sample %d is outside [0, %d) (the model has %d outputs)", what,
-                  labels[i], i, c, c);
-}
 
 /* max + log(sum_j exp(z_j - max)), j = 0..c-1 in order. z [c] */
 static double row_logsumexp(const real *z, int c) {
@@ -26,7 +19,7 @@ static double row_logsumexp(const real *z, int c) {
 }
 
 double cross_entropy_forward_ref(const real *logits, const int *labels, int n, int c) {
-    check_batch("cross-entropy", labels, n, c);
+    loss_check_batch("cross-entropy", labels, n, c);
     double total = 0;
     for (int i = 0; i < n; i++) {
         const real *z = logits + (size_t)i * c;
@@ -38,7 +31,7 @@ double cross_entropy_forward_ref(const real *logits, const int *labels, int n, i
 /* dz_ij += dloss / n * (softmax_ij - [j == label_i]) */
 void cross_entropy_backward_ref(real *dlogits, const real *logits, const int *labels, int n,
                                 int c, real dloss) {
-    check_batch("cross-entropy", labels, n, c);
+    loss_check_batch("cross-entropy", labels, n, c);
     const double g = (double)dloss / n;
     for (int i = 0; i < n; i++) {
         const real *z = logits + (size_t)i * c;
@@ -60,7 +53,7 @@ static void smoothing_weights(double *on, double *off, real eps, int classes) {
 
 double label_smoothing_forward_ref(const real *logits, const int *labels, int n, int c, real eps,
                                    int classes) {
-    check_batch("label smoothing", labels, n, c);
+    loss_check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
     double total = 0;
@@ -77,7 +70,7 @@ double label_smoothing_forward_ref(const real *logits, const int *labels, int n,
 /* dz_ij += dloss / n * (Q softmax_ij - q_ij), Q = sum_j q_ij */
 void label_smoothing_backward_ref(real *dlogits, const real *logits, const int *labels, int n,
                                   int c, real eps, int classes, real dloss) {
-    check_batch("label smoothing", labels, n, c);
+    loss_check_batch("label smoothing", labels, n, c);
     double on, off;
     smoothing_weights(&on, &off, eps, classes);
     const double q_sum = on + (c - 1) * off, g = (double)dloss / n;
@@ -102,7 +95,7 @@ static int has_margin(const int *labels, const uint8_t *target, int i, int j) {
  * the others scale * x in `real`. */
 void arcface_forward_ref(real *out, const real *cos_in, const int *labels, const uint8_t *target,
                          int n, int c, real margin, real scale) {
-    check_batch("ArcFace", labels, n, c);
+    loss_check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             const size_t k = (size_t)i * c + j;
@@ -120,7 +113,7 @@ void arcface_forward_ref(real *out, const real *cos_in, const int *labels, const
  * at x clamped to +-ARC_GUARD; the others: scale. */
 void arcface_backward_ref(real *dcos, const real *dout, const real *cos_in, const int *labels,
                           const uint8_t *target, int n, int c, real margin, real scale) {
-    check_batch("ArcFace", labels, n, c);
+    loss_check_batch("ArcFace", labels, n, c);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             const size_t k = (size_t)i * c + j;
