@@ -335,6 +335,27 @@ static void test_fatal_names_file(void) {
     CHECK(code == 1 && strstr(err, "image 2 appears twice"), "exit %d, stderr: %s", code, err);
 }
 
+static void bad_prefetch_run(void) {
+    setenv("ANOMALY_PREFETCH", "2", 1);
+    loader_config_train(S, 2);
+}
+
+/* ANOMALY_PREFETCH sets the default configs' prefetch (0 or 1; unset: 1). */
+static void test_prefetch_env(void) {
+    unsetenv("ANOMALY_PREFETCH");
+    CHECK(loader_config_train(S, 2).prefetch == 1, "prefetch not on by default");
+    setenv("ANOMALY_PREFETCH", "0", 1);
+    CHECK(loader_config_train(S, 2).prefetch == 0, "ANOMALY_PREFETCH=0: train config prefetches");
+    CHECK(loader_config_test(S, 2).prefetch == 0, "ANOMALY_PREFETCH=0: test config prefetches");
+    setenv("ANOMALY_PREFETCH", "1", 1);
+    CHECK(loader_config_test(S, 2).prefetch == 1, "ANOMALY_PREFETCH=1: no prefetch");
+    unsetenv("ANOMALY_PREFETCH");
+    char err[512];
+    int code = run_child(bad_prefetch_run, err, sizeof err);
+    CHECK(code == 2 && strcmp(err, "anomaly: error: ANOMALY_PREFETCH=2: expected 0 or 1\n") == 0,
+          "ANOMALY_PREFETCH=2: exit %d, stderr: %s", code, err);
+}
+
 /* Abandoning an epoch half-way, restarting, and freeing with a batch in
  * flight must neither hang nor change what a fresh epoch gives. */
 static void test_abandon_and_free(void) {
@@ -362,6 +383,7 @@ int main(void) {
     RUN(test_subset_and_test_loader);
     RUN(test_shuffle);
     RUN(test_threads_same_bytes);
+    RUN(test_prefetch_env);
     RUN(test_transforms_applied);
     RUN(test_skip_bad);
     RUN(test_mark_bad);

@@ -81,9 +81,11 @@ run() { # $@: command line for qemu
 }
 
 # `golden`: the exact mode's golden test (tests/test_exact_golden.sh) with
-# the ARM64 binary under qemu, one thread (see above): the same sums as x86-64.
+# the ARM64 binary under qemu, one thread (see above) and the data loader
+# without its background thread (ANOMALY_PREFETCH=0, same bytes): the same
+# sums as x86-64.
 if [ $# -gt 0 ] && [ "$1" = golden ]; then
-    ANOMALY_BIN=$BUILD/anomaly ANOMALY_TAG=aarch64 ANOMALY_KEEP_ENV=1 GOLDEN_THREADS=1 \
+    ANOMALY_BIN=$BUILD/anomaly ANOMALY_TAG=aarch64 ANOMALY_KEEP_ENV=1 GOLDEN_THREADS=1 ANOMALY_PREFETCH=0 \
         ANOMALY_RUN="timeout ${ARM_TIMEOUT:-600} ${QEMU[*]}" bash tests/test_exact_golden.sh
     rc=$?
     echo "arm_check: golden test exited $rc ($(secs "$t2" "$(now)") s)"

@@ -36,6 +36,8 @@
  * team (nested, so serially per image). Without
  * prefetch, batches are made in the caller's thread when asked for, with the
  * caller's full OpenMP team. Results are the same bytes in every case.
+ * ANOMALY_PREFETCH=0 in the environment makes prefetch 0 in the default
+ * configs below (every command's loader; any value but 0 or 1 is an error). 
  *
  * A Batch returned by loader_next() stays valid until the next call to
  * loader_next(), loader_start_epoch() or loader_free(). */

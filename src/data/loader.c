@@ -22,6 +22,7 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,6 +68,20 @@ struct Loader {
     size_t job_batch;
 };
 
+/* ANOMALY_PREFETCH=0 turns the background thread off for every loader: the
+ * batches are then made in the caller's thread (same bytes). For emulators
+ * that cannot create threads (tools/arm_check.sh under qemu-user) and for
+ * profiling the loader inline. */
+static int prefetch_default(void) {
+    const char *v = getenv("ANOMALY_PREFETCH");
+    if (!v || !*v) return 1;
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+        fprintf(stderr, "anomaly: error: ANOMALY_PREFETCH=%s: expected 0 or 1\n", v);
+        exit(2);
+    }
+    return v[0] == '1';
+}
+
 LoaderConfig loader_config_train(int img_size, int batch_size) {
     LoaderConfig c;
     memset(&c, 0, sizeof c);
@@ -75,7 +90,7 @@ LoaderConfig loader_config_train(int img_size, int batch_size) {
     c.aug_ver = 2;
     c.shuffle = 1;
     c.drop_last = 1;
-    c.prefetch = 1;
+    c.prefetch = prefetch_default();
     c.seed = 42;
     return c;
 }
