@@ -24,19 +24,7 @@ fi
 tmp=$(mktemp -d /tmp/anomaly_compare_sh.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-failed=0
-problems=()
-note() { problems+=("$1"); }
-report() {
-    if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1"
-    else
-        printf '  %s\n' "${problems[@]}"
-        echo "FAIL $1: details above"
-        failed=1
-    fi
-    problems=()
-}
+. "$repo/tests/lib.sh"
 # expect STATUS GREP-PATTERN FILE -- command...: the exit status and a line of its output
 expect() {
     local want=$1 pattern=$2 out=$3

@@ -11,15 +11,7 @@ if [ ! -x "$bin" ]; then
 fi
 tmp=$(mktemp -d /tmp/anomaly_isa.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-problems=()
-note() { problems+=("$1"); }
-report() {
-    if [ ${#problems[@]} -eq 0 ]; then echo "ok $1"; else
-        printf '  %s\n' "${problems[@]}"
-        echo "FAIL $1: details above"
-    fi
-    problems=()
-}
+. tests/lib.sh
 
 cpu=$("$bin" --version | sed -n 's/^kernels: [a-z0-9]* (this CPU: \([a-z0-9]*\).*/\1/p')
 case "$cpu" in
@@ -57,3 +49,4 @@ for c in train test forward step augment synth; do
     "$bin" $c --help | grep -q -- "--exact .*the same bytes on every CPU" || note "$c --help lacks --exact"
 done
 report exact_flag
+exit $failed

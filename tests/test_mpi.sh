@@ -23,6 +23,7 @@
 # mpirun or the MPI build is missing.
 set -u
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 mbin=${ANOMALY_MPI_BIN:-build/f64-mpi/anomaly}
 pbin=${mbin%-mpi/anomaly}/anomaly
 names="mpi_plain_refuses mpi_p1_equals_plain mpi_p2_deterministic mpi_p4_deterministic mpi_batch_must_split mpi_resume mpi_fold_parallel mpi_test_sharded mpi_rank_dies mpi_ddp_parity"
@@ -47,56 +48,14 @@ mpi() { # $1 ranks, rest: the command
     shift
     timeout 300 mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$np" "$@"
 }
-failed=0
-problems=()
-note() { problems+=("$1"); }
-report() {
-    if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1"
-    else
-        printf '  %s\n' "${problems[@]}"
-        echo "FAIL $1: details above"
-        failed=1
-    fi
-    problems=()
-}
+. "$repo/tests/lib.sh"
 
 # The data: bottle, screw and toothbrush of a small look-alike set, 12 test images.
-if ! "$pbin" synth --out syn --train 176 --test 12 --size 32 > /dev/null 2>synth.err; then
-    for n in $names; do echo "FAIL $n: anomaly synth failed: $(head -n 1 synth.err)"; done
-    exit 1
-fi
-mkdir -p d/train
-cp -r syn/test syn/test_df.csv syn/sample_submission.csv d/
-awk -F, 'NR == 1 || $3 == "bottle" || $3 == "screw" || $3 == "toothbrush"' syn/train/train_df.csv > d/train/train_df.csv
-for f in $(awk -F, 'NR > 1 { print $2 }' d/train/train_df.csv); do cp "syn/train/$f" d/train/; done
+small_train_set "$pbin" . 12
 
 common="--data_path d --arch 0 --img_size 32 --batch_size 4 --epochs 2 --fold 3 --folds 1 --lr 1e-3 --progress off"
 run_dir=0/Fold1_E0
 
-# The weights, statistics and moments of a state file (its header's log
-# holds wall-clock seconds).
-payload() {
-    local h
-    h=$(od -An -t u8 -N8 "$1" | tr -d ' ')
-    tail -c +$((9 + h)) "$1"
-}
-# 0 when two run directories hold the same checkpoints, state and logged numbers.
-same_run() { # $1 $2 run dirs, $3 what; notes each difference
-    local a b f bad=0
-    a=$(cd "$1" 2>/dev/null && ls model_*.safetensors 2>/dev/null | sort | tr '\n' ' ')
-    b=$(cd "$2" 2>/dev/null && ls model_*.safetensors 2>/dev/null | sort | tr '\n' ' ')
-    [ -n "$a" ] || { note "$3: no checkpoint in $1"; return 1; }
-    [ "$a" = "$b" ] || { note "$3: checkpoints '$a' vs '$b'"; bad=1; }
-    for f in $a; do
-        [ -f "$2/$f" ] && ! cmp -s "$1/$f" "$2/$f" && { note "$3: $f differs"; bad=1; }
-    done
-    cmp -s <(payload "$1/train_state.safetensors") <(payload "$2/train_state.safetensors") ||
-        { note "$3: final weights, statistics or moments differ (train_state.safetensors)"; bad=1; }
-    cmp -s <(cut -d, -f1-6,8 "$1/log.csv") <(cut -d, -f1-6,8 "$2/log.csv") || { note "$3: log.csv numbers differ"; bad=1; }
-    [ -f "$2/done" ] || { note "$3: no done marker in $2"; bad=1; }
-    return $bad
-}
 train() { # $1 ranks, $2 results, $3 threads, rest: more flags
     local np=$1 res=$2 th=$3
     shift 3

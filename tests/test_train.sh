@@ -7,6 +7,7 @@
 # ok/FAIL/skip lines like the C tests.
 set -u
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 bin=${ANOMALY_BIN:-build/f32/anomaly}
 names="train_baseline_layout train_resume_identical train_resume_after_kill train_resume_bad_images train_skips_done train_one_class train_errors train_profile"
 
@@ -19,56 +20,13 @@ tmp=$(mktemp -d /tmp/anomaly_train_sh.XXXXXX)
 bg=
 trap '[ -n "$bg" ] && kill -9 "$bg" 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-failed=0
-problems=()
-note() { problems+=("$1"); }
-report() { # $1 name: ok when nothing was noted since the last report
-    if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1"
-    else
-        printf '  %s\n' "${problems[@]}"
-        echo "FAIL $1: details above"
-        failed=1
-    fi
-    problems=()
-}
+. "$repo/tests/lib.sh"
 
 # The data: bottle, screw and toothbrush images of a small look-alike set.
-if ! "$bin" synth --out syn --train 176 --test 2 --size 32 > /dev/null 2>synth.err; then
-    for n in $names; do echo "FAIL $n: anomaly synth failed: $(head -n 1 synth.err)"; done
-    exit 1
-fi
-mkdir -p d/train
-cp -r syn/test syn/test_df.csv syn/sample_submission.csv d/
-awk -F, 'NR == 1 || $3 == "bottle" || $3 == "screw" || $3 == "toothbrush"' syn/train/train_df.csv > d/train/train_df.csv
-for f in $(awk -F, 'NR > 1 { print $2 }' d/train/train_df.csv); do cp "syn/train/$f" d/train/; done
+small_train_set "$bin" . 2
 
 common="--data_path d --arch 0 --img_size 32 --batch_size 4 --epochs 3 --fold 3 --folds 1 --lr 1e-3 --progress off"
 run_dir=0/Fold1_E0
-
-# The weights and moments of a state file: everything after its header
-# (the header's log holds wall-clock seconds, which differ between runs).
-payload() {
-    local h
-    h=$(od -An -t u8 -N8 "$1" | tr -d ' ')
-    tail -c +$((9 + h)) "$1"
-}
-# Same checkpoints, state tensors and logged numbers in two run directories.
-same_run() { # $1 $2 run dirs, $3 what
-    local a b f
-    a=$(cd "$1" && ls model_*.safetensors 2>/dev/null | sort | tr '\n' ' ')
-    b=$(cd "$2" && ls model_*.safetensors 2>/dev/null | sort | tr '\n' ' ')
-    [ -n "$a" ] || note "$3: no checkpoint in $1"
-    [ "$a" = "$b" ] || note "$3: checkpoints '$a' vs '$b'"
-    for f in $a; do
-        [ -f "$2/$f" ] && ! cmp -s "$1/$f" "$2/$f" && note "$3: $f differs"
-    done
-    cmp -s <(payload "$1/train_state.safetensors") <(payload "$2/train_state.safetensors") ||
-        note "$3: final weights or optimizer moments differ (train_state.safetensors)"
-    cmp -s <(cut -d, -f1-6,8 "$1/log.csv") <(cut -d, -f1-6,8 "$2/log.csv") || note "$3: log.csv numbers differ"
-    [ -f "$2/done" ] || note "$3: no done marker in $2"
-    ls "$2" | grep -q '\.tmp\.' && note "$3: temporary files left in $2"
-}
 
 # ---- an uninterrupted run ----
 start=$(date +%s)
