@@ -98,7 +98,7 @@ def gemm(work, isa):
     g = read(os.path.join(work, isa, "gemm.txt")).split(maxsplit=5)
     if len(g) < 6:
         fail(f"{os.path.join(work, isa, 'gemm.txt')}: expected 'gemm SIZE THREADS G1 GALL NOTE'")
-    return float(g[3]), float(g[4]), g[5].strip()
+    return float(g[3]), float(g[4]), g[5].split(";")[0].strip()  # the core, not the OpenMP note
 
 
 def num(x, fmt, ok=True):
