@@ -177,6 +177,32 @@ static void test_threads_same_bytes(void) {
     omp_set_num_threads(2);
 }
 
+/* loader_times counts every decoded image, and with a team of one thread
+ * the per-image decode and transform intervals lie inside the batch fills
+ * (no speed is checked). */
+static void test_times(void) {
+    LoaderConfig c = config(2, 4, 1, 0);
+    omp_set_num_threads(1);
+    for (int prefetch = 0; prefetch <= 1; prefetch++) {
+        c.prefetch = prefetch;
+        c.decode_threads = 1;
+        Loader *L = loader_create(&c, paths, labels, N_IMG, NULL, 0);
+        LoaderTimes t0 = loader_times(L);
+        CHECK(t0.images == 0 && t0.busy_s == 0 && t0.wait_s == 0, "prefetch %d: a new loader has worked", prefetch);
+        run_epoch(L, 0, &ea);
+        run_epoch(L, 1, &ea);
+        LoaderTimes t = loader_times(L);
+        CHECK(t.images == 2 * N_IMG, "prefetch %d: %zu images counted, %d decoded", prefetch, t.images, 2 * N_IMG);
+        CHECK(t.decode_s > 0 && t.transform_s > 0 && t.busy_s > 0, "prefetch %d: decode %g transform %g busy %g",
+              prefetch, t.decode_s, t.transform_s, t.busy_s);
+        CHECK(t.decode_s + t.transform_s <= t.busy_s, "prefetch %d: decode %g + transform %g > busy %g", prefetch,
+              t.decode_s, t.transform_s, t.busy_s);
+        CHECK(t.wait_s == loader_wait_seconds(L) && t.wait_s >= 0, "prefetch %d: wait %g", prefetch, t.wait_s);
+        loader_free(L);
+    }
+    omp_set_num_threads(2);
+}
+
 /* aug_ver 0 is resize_normalize; aug_ver 1 and 2 are train_transform with the
  * image's stream (seed, epoch, index), wherever the image lands. */
 static void test_transforms_applied(void) {
@@ -384,6 +410,7 @@ int main(void) {
     RUN(test_shuffle);
     RUN(test_threads_same_bytes);
     RUN(test_prefetch_env);
+    RUN(test_times);
     RUN(test_transforms_applied);
     RUN(test_skip_bad);
     RUN(test_mark_bad);

@@ -3,12 +3,24 @@ forward on this CPU, exactly as the C side runs it, and print one JSON line.
 
     /usr/bin/python3 tools/bench_torch.py --model efficientnet-b0 --size 224
         --batch 8 --mode train|eval --threads 2 [--steps 5] [--warmup 1]
+    /usr/bin/python3 tools/bench_torch.py --model efficientnet-b6 --size 640
+        --batch 8 --mode test --threads 2 --data DIR
 
 The model is the PyTorch twin (tools/twin: lukemelas' EfficientNet with its
 memory-efficient swish, timm's ResNeXt), 88 classes. A train step is what
 `anomaly step` does: forward in train mode, label-smoothing loss (0.1),
 backward, clip_grad_norm_(2.0), Adam (lr 5e-5, weight decay 1e-4). Eval is
 model.eval() under torch.no_grad(). Inputs are fixed random normal values.
+
+Test is the inference job of `anomaly test`: every image of DIR/test_df.csv
+(column file_name, under DIR/test) read with cv2.imread, BGR -> RGB,
+cv2.resize to size x size (INTER_LINEAR), normalised with ImageNet's mean
+and std, batches of --batch through the eval model under torch.no_grad().
+As in `anomaly test`, one background thread prepares the next batch while
+the model runs on the current one (OpenCV releases the GIL; cv2 runs one
+thread, as the C loader's default decode team of one). Reported: the whole
+job's wall and CPU seconds, images/s, the seconds inside the model, the
+seconds the model waited for data, and the decode and resize seconds.
 
 Reported: every timed step (wall and process CPU seconds), their medians,
 the peak resident set size of the
@@ -79,12 +91,17 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--mode", choices=["train", "eval"], required=True)
+    ap.add_argument("--mode", choices=["train", "eval", "test"], required=True)
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--classes", type=int, default=88)
+    ap.add_argument("--data", help="test mode: the data set (test_df.csv, test/)")
     a = ap.parse_args()
+    if a.mode == "test":
+        if not a.data:
+            ap.error("--mode test needs --data DIR")
+        return test_job(a)
 
     import torch
     from torch.nn import functional as F
@@ -134,6 +151,75 @@ def main():
         "side": "pytorch", "model": a.model, "size": a.size, "batch": a.batch, "mode": a.mode,
         "threads": torch.get_num_threads(), "times": times, "median": statistics.median(times),
         "cpu": cpu, "cpu_median": statistics.median(cpu),
+        "peak_rss": peak_rss(), "rss_before": rss_before, "torch": torch.__version__,
+        "blas_core": openblas_core(), "onednn_isa": onednn_isa(),
+        "mkldnn": bool(torch.backends.mkldnn.is_available()),
+    }))
+
+
+def test_job(a):
+    """The inference job (see the module's docstring); prints one JSON line."""
+    import concurrent.futures
+    import csv
+
+    import cv2
+    import numpy as np
+    import torch
+    from twin import registry
+
+    with open(os.path.join(a.data, "test_df.csv"), newline="") as f:
+        paths = [os.path.join(a.data, "test", row["file_name"]) for row in csv.DictReader(f)]
+    if not paths:
+        sys.exit(f"bench_torch: {a.data}/test_df.csv lists no images")
+    torch.set_num_threads(a.threads)
+    cv2.setNumThreads(1)
+    torch.manual_seed(0)
+    model = registry.build(a.model, a.classes).eval()
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+
+    def load(batch_paths):
+        t0 = time.perf_counter()
+        decode = resize = 0.0
+        out = []
+        for p in batch_paths:
+            t1 = time.perf_counter()
+            img = cv2.imread(p)
+            if img is None:
+                raise SystemExit(f"bench_torch: cannot read {p}")
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            t2 = time.perf_counter()
+            img = cv2.resize(img, (a.size, a.size), interpolation=cv2.INTER_LINEAR)
+            out.append(((img.astype(np.float32) / 255 - mean) / std).transpose(2, 0, 1))
+            decode += t2 - t1
+            resize += time.perf_counter() - t2
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(out)))
+        return x, time.perf_counter() - t0, decode, resize
+
+    batches = [paths[i:i + a.batch] for i in range(0, len(paths), a.batch)]
+    rss_before = rss_now()
+    busy = decode = resize = wait = network = 0.0
+    t_start, c_start = time.perf_counter(), time.process_time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(load, batches[0])
+        for k in range(len(batches)):
+            t0 = time.perf_counter()
+            x, b, d, r = ahead.result()
+            wait += time.perf_counter() - t0
+            busy, decode, resize = busy + b, decode + d, resize + r
+            if k + 1 < len(batches):
+                ahead = pool.submit(load, batches[k + 1])
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                model(x)
+            network += time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t_start, time.process_time() - c_start
+    print(json.dumps({
+        "side": "pytorch", "model": a.model, "size": a.size, "batch": a.batch, "mode": "test",
+        "threads": torch.get_num_threads(), "images": len(paths), "batches": len(batches),
+        "wall": wall, "cpu": cpu, "network": network, "wait": wait, "busy": busy,
+        "decode": decode, "resize": resize,
+        "median": wall / len(batches), "cpu_median": cpu / len(batches),
         "peak_rss": peak_rss(), "rss_before": rss_before, "torch": torch.__version__,
         "blas_core": openblas_core(), "onednn_isa": onednn_isa(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()),

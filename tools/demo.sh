@@ -67,7 +67,8 @@ thread_flag=()
 exact_flag=()
 [ "$exact" = 1 ] && exact_flag=(--exact)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-echo "demo: $("$B" "${exact_flag[@]}" --version | sed -n 's/^kernels: //p'); CPU ${cpu:-unknown}"
+kernels=$("$B" "${exact_flag[@]}" --version | sed -n 's/^kernels: //p')
+echo "demo: $kernels; CPU ${cpu:-unknown}"
 start=$(date +%s)
 step() { echo; echo "== $* ($(($(date +%s) - start)) s)"; }
 mkdir -p "$out"
@@ -124,11 +125,12 @@ printf '  ratio                                   %s\n' "$ratio"
 echo
 echo "files: $out/submission.csv, $out/confusion.png, $out/score.txt (per label), $out/curves.png,"
 echo "       $out/report.html (open in a browser), $out/results/$exp/"
-echo "total $(($(date +%s) - start)) s"
+elapsed=$(($(date +%s) - start))
+echo "total $elapsed s on ${cpu:-an unknown CPU} (kernels: $kernels), $([ "$threads" -gt 0 ] && echo "$threads" || nproc) threads"
 if [ "$rising" = 1 ] && awk -v a="$f1" -v b="$f1_good" 'BEGIN { exit !(a > 1.1 * b) }'; then
-    echo "demo: ok (the validation F1 rose; the test F1 is ${ratio} x the class-told reference)"
+    echo "demo: ok in $elapsed s (the validation F1 rose; the test F1 is ${ratio} x the class-told reference)"
 else
-    echo "demo: FAILED: the validation F1 did not rise, or the test F1 is not 10 % above" \
+    echo "demo: FAILED after $elapsed s: the validation F1 did not rise, or the test F1 is not 10 % above" \
         "the class-told reference (${ratio} x)" >&2
     exit 1
 fi

@@ -109,6 +109,17 @@ const Batch *loader_next(Loader *L);
 /* Seconds the caller has spent waiting in loader_next() (time the pipeline
  * did not keep up), summed since creation. */
 double loader_wait_seconds(const Loader *L);
+/* Where the loader's time went, summed since creation. busy_s: wall seconds
+ * spent filling batches (on the background thread when prefetching, else in
+ * loader_next); decode_s and transform_s: seconds of image_read and of the
+ * transform (resize, normalize, augmentation) summed over images, so over
+ * the decode team's threads; images: images decoded; wait_s: as
+ * loader_wait_seconds. Safe to call while a batch is being prefetched. */
+typedef struct LoaderTimes {
+    double wait_s, busy_s, decode_s, transform_s;
+    size_t images;
+} LoaderTimes;
+LoaderTimes loader_times(Loader *L);
 /* Images skipped as unreadable since creation (skip_bad only). */
 size_t loader_num_skipped(const Loader *L);
 /* Image `index` of the paths is known to be unreadable: marked by an epoch

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "anomaly/loader.h"
 #include "anomaly/model.h"
 #include "anomaly/progress.h"
 #include "anomaly/real.h"
@@ -83,6 +84,20 @@ int tester_load(Model *m, const char *ckpt, const char *labels_path, char *err, 
  * ceil(n / batch_size) batches. */
 void tester_predict(Model *m, double scale, const char *const *paths, size_t n, int img_size, int batch_size,
                     real *out, Progress *p);
+
+/* Where the time of one tester_predict_timed call went: wall_s from the
+ * loader's creation to its end, network_s inside the model's forward, and
+ * the loader's own account (its wait_s is the time the network waited for
+ * data; busy_s the decode and resize work, on the background thread). */
+typedef struct PredictTimes {
+    double wall_s, network_s;
+    size_t images, batches;
+    LoaderTimes loader;
+} PredictTimes;
+
+/* tester_predict, also filling *times (may be NULL). */
+void tester_predict_timed(Model *m, double scale, const char *const *paths, size_t n, int img_size,
+                          int batch_size, real *out, Progress *p, PredictTimes *times);
 
 /* The fold ensemble: mean over the K folds of features [K][n][c] (summed in
  * fold order, then divided by K, as torch.mean does), then the index of the

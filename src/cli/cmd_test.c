@@ -21,6 +21,7 @@
 #include "anomaly/dist.h"
 #include "anomaly/error.h"
 #include "anomaly/npy.h"
+#include "anomaly/profile.h"
 #include "anomaly/tester.h"
 
 int cmd_test(int argc, char **argv);
@@ -28,6 +29,7 @@ int cmd_test(int argc, char **argv);
 static const char usage[] =
     "--exp_num N [--data_path D] [--results DIR] [--output DIR] [--img_size S]\n"
     "       [--batch_size B] [--threads T] [--folds 1,3] [--base SUB.csv] [--progress auto|on|off]\n"
+    "       [--profile]\n"
     "\n"
     "Reads {results}/{exp}/train_args.csv and labels.csv, takes the highest\n"
     "saved epoch of each run and predicts every test image of --data_path\n"
@@ -39,7 +41,10 @@ static const char usage[] =
     "(rows claimed by more than one class model; the last class in sorted\n"
     "order wins) and sub_one_class_{exp}.csv, the base submission (--base, or\n"
     "sub_baseline_{exp}.csv in the output folder) overwritten by every claim.\n"
-    "--img_size and --batch_size default to the training values.";
+    "--img_size and --batch_size default to the training values.\n"
+    "--profile adds one line per run: images/s end to end, the time in the\n"
+    "network, the time it waited for data, and the loader thread's decode and\n"
+    "resize time (make bench's inference row reads it).";
 
 typedef struct Run {
     char dir[4096];
@@ -59,6 +64,7 @@ typedef struct Ctx {
     int n_runs;
     ProgressStyle progress;
     DistGroup group;  /* ranks sharing the test set (mpirun -np P) */
+    int profile;      /* print where each run's time went */
 } Ctx;
 
 static int is_dir(const char *path) {
@@ -111,6 +117,22 @@ static void run_prepare(Run *r, const char *labels_path) {
     if (labels_read(labels_path, &r->labels, &r->n_labels, err, sizeof err) != 0) fatal("%s", err);
 }
 
+/* The --profile line of one run (this rank's share of the test set). Shares
+ * are of the end-to-end wall time; the loader's decode and resize run on its
+ * own thread beside the network, so they add up to more than 100 %. */
+static void print_profile(const Run *r, const PredictTimes *pt, double load_s, double cpu_s) {
+    const double wall = pt->wall_s > 0 ? pt->wall_s : 1e-9;
+    const LoaderTimes *L = &pt->loader;
+    printf("profile %s: %zu images in %zu batches, %.3f s end to end (%.3f images/s; checkpoint load %.3f s "
+           "before it); network %.3f s (%.1f %%), waiting for data %.3f s (%.1f %%); loader busy %.3f s "
+           "(%.1f %%: decode %.3f s, resize and normalize %.3f s, %.1f ms per image); cpu %.3f s; "
+           "peak RSS %.1f MiB\n",
+           r->name, pt->images, pt->batches, pt->wall_s, (double)pt->images / wall, load_s, pt->network_s,
+           100 * pt->network_s / wall, L->wait_s, 100 * L->wait_s / wall, L->busy_s, 100 * L->busy_s / wall,
+           L->decode_s, L->transform_s, L->images ? 1e3 * (L->decode_s + L->transform_s) / (double)L->images : 0.0,
+           cpu_s, (double)profile_peak_rss() / (1 << 20));
+}
+
 static Model *run_model(const Ctx *c, const Run *r) {
     ModelConfig mc = model_config_default(c->tm.name, r->n_labels);
     mc.arcface = c->tm.arcface;
@@ -144,9 +166,12 @@ static real *run_predict(const Ctx *c, const Run *r) {
     hi = hi * batch < n ? hi * batch : n;
     Progress p;
     progress_begin(&p, c->progress, what, (hi - lo + batch - 1) / batch);
-    tester_predict(m, c->tm.scale, (const char *const *)c->ds.test_path + lo, hi - lo, c->tm.img_size,
-                   c->tm.batch_size, y + lo * C, &p);
+    const double t_predict = omp_get_wtime(), cpu0 = profile_cpu_now();
+    PredictTimes pt;
+    tester_predict_timed(m, c->tm.scale, (const char *const *)c->ds.test_path + lo, hi - lo, c->tm.img_size,
+                         c->tm.batch_size, y + lo * C, &p, &pt);
     progress_end(&p);
+    if (c->profile) print_profile(r, &pt, t_predict - t0, profile_cpu_now() - cpu0);
     if (c->group.size > 1) {
         void *all;
         size_t bytes;
@@ -392,7 +417,7 @@ static void one_class(Ctx *c, const char *base_flag) {
 int cmd_test(int argc, char **argv) {
     const char *exp_num = "0", *data_path = "data", *results = "results", *output = NULL, *folds = NULL;
     const char *base = NULL, *progress = "auto", *device = "cpu";
-    int img_size = 0, batch_size = 0, threads = 0;
+    int img_size = 0, batch_size = 0, threads = 0, profile = 0;
     const ArgSpec specs[] = {
         {"exp_num", ARG_STRING, &exp_num, "experiment number: results/{exp_num} (default 0)", NULL, 0},
         {"data_path", ARG_STRING, &data_path, "the data set, for test images and their order (default data)", NULL, 0},
@@ -406,6 +431,8 @@ int cmd_test(int argc, char **argv) {
         {"progress", ARG_STRING, &progress, "progress on stderr: a bar on a terminal (auto), always, never",
          "auto|on|off", 0},
         {"device", ARG_STRING, &device, "where to compute (only cpu is built)", "cpu|cuda", 0},
+        {"profile", ARG_FLAG, &profile, "one line per run: images/s, network vs waiting for data, decode/resize",
+         NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     args_parse("test", usage, specs, argc, argv, NULL, 0);
@@ -424,6 +451,7 @@ int cmd_test(int argc, char **argv) {
     c.exp_num = exp_num;
     c.progress = world.rank == 0 ? (ProgressStyle)progress_style_parse(progress) : PROGRESS_STYLE_OFF;
     c.group = world;
+    c.profile = profile;
     char exp_dir[4096], args_path[4096 + 16], err[1024];
     if (!*exp_num || strchr(exp_num, '/') || !strcmp(exp_num, ".") || !strcmp(exp_num, ".."))
         fatal("anomaly test: --exp_num must name one folder, not '%s'", exp_num);

@@ -59,6 +59,7 @@ struct Loader {
     Slot slot[2];
     size_t skipped;
     double wait_s;
+    LoaderTimes work;             /* busy, decode and transform seconds (under mu when threaded) */
     /* prefetch; everything below `mu` is guarded by it */
     int threaded;
     pthread_t thread;
@@ -110,8 +111,12 @@ static double now_seconds(void) {
 }
 
 /* Decodes and transforms the images of batch `number` into s. Each image is
- * independent of the others and of the team, so any team gives the same bytes. */
-static void fill(Loader *L, Slot *s, size_t number, int team) {
+ * independent of the others and of the team, so any team gives the same bytes.
+ * Adds the fill's wall time and its images' decode and transform seconds to
+ * *work. */
+static void fill(Loader *L, Slot *s, size_t number, int team, LoaderTimes *work) {
+    const double t_fill = now_seconds();
+    double decode_s = 0, transform_s = 0;
     const LoaderConfig *c = &L->cfg;
     size_t B = (size_t)c->batch_size, start = number * B;
     size_t cnt = L->n_order - start < B ? L->n_order - start : B;
@@ -124,14 +129,18 @@ static void fill(Loader *L, Slot *s, size_t number, int team) {
     }
     s->n_want = (int)cnt;
     for (size_t i = 0; i < cnt; i++) s->want[i] = L->order[start + i];
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (cnt > 1 && team > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (cnt > 1 && team > 1) \
+    reduction(+ : decode_s, transform_s)
     for (int i = 0; i < (int)cnt; i++) {
         int64_t idx = s->want[i];
         Image img;
+        const double t0 = now_seconds();
         if (image_read(L->paths[idx], &img, s->err[i], LOADER_ERR_LEN) != 0) {
             s->ok[i] = 0;
             continue;
         }
+        const double t1 = now_seconds();
+        decode_s += t1 - t0;
         s->ok[i] = 1;
         real *out = s->b.x + (size_t)i * plane;
         if (c->aug_ver == 0) {
@@ -142,6 +151,7 @@ static void fill(Loader *L, Slot *s, size_t number, int team) {
             train_transform(out, &img, c->aug_ver, c->img_size, &r, NULL);
         }
         image_free(&img);
+        transform_s += now_seconds() - t1;
     }
     /* Close the gaps left by unreadable images, keeping batch order. */
     int n = 0;
@@ -155,6 +165,10 @@ static void fill(Loader *L, Slot *s, size_t number, int team) {
     s->b.n = n;
     s->b.number = number;
     s->b.size = c->img_size;
+    work->busy_s += now_seconds() - t_fill;
+    work->decode_s += decode_s;
+    work->transform_s += transform_s;
+    work->images += (size_t)n;
 }
 
 static void *worker_main(void *arg) {
@@ -171,8 +185,13 @@ static void *worker_main(void *arg) {
         Slot *s = &L->slot[L->job_slot];
         size_t number = L->job_batch;
         pthread_mutex_unlock(&L->mu);
-        fill(L, s, number, team);
+        LoaderTimes work = {0, 0, 0, 0, 0};
+        fill(L, s, number, team, &work);
         pthread_mutex_lock(&L->mu);
+        L->work.busy_s += work.busy_s;
+        L->work.decode_s += work.decode_s;
+        L->work.transform_s += work.transform_s;
+        L->work.images += work.images;
         L->job = JOB_DONE;
         pthread_cond_broadcast(&L->cv);
     }
@@ -304,6 +323,14 @@ void loader_start_epoch(Loader *L, int epoch) {
 size_t loader_num_batches(const Loader *L) { return L->n_batches; }
 size_t loader_num_images(const Loader *L) { return L->n_order; }
 double loader_wait_seconds(const Loader *L) { return L->wait_s; }
+
+LoaderTimes loader_times(Loader *L) {
+    if (L->threaded) pthread_mutex_lock(&L->mu);
+    LoaderTimes t = L->work;
+    if (L->threaded) pthread_mutex_unlock(&L->mu);
+    t.wait_s = L->wait_s;
+    return t;
+}
 size_t loader_num_skipped(const Loader *L) { return L->skipped; }
 int loader_is_bad(const Loader *L, size_t index) { return index < L->n_paths && L->bad[index]; }
 
@@ -344,7 +371,7 @@ const Batch *loader_next(Loader *L) {
             pthread_mutex_unlock(&L->mu);
         } else {
             s = &L->slot[0];
-            fill(L, s, L->next, omp_get_max_threads());
+            fill(L, s, L->next, omp_get_max_threads(), &L->work);
         }
         L->wait_s += now_seconds() - t0;
         L->next++;

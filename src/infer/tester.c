@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,13 @@ int tester_load(Model *m, const char *ckpt, const char *labels_path, char *err, 
 
 void tester_predict(Model *m, double scale, const char *const *paths, size_t n, int img_size, int batch_size,
                     real *out, Progress *p) {
+    tester_predict_timed(m, scale, paths, n, img_size, batch_size, out, p, NULL);
+}
+
+void tester_predict_timed(Model *m, double scale, const char *const *paths, size_t n, int img_size,
+                          int batch_size, real *out, Progress *p, PredictTimes *times) {
+    const double t_start = omp_get_wtime();
+    double network_s = 0;
     int c = m->cfg.num_classes;
     LoaderConfig lc = loader_config_test(img_size, batch_size);
     Loader *L = loader_create(&lc, paths, NULL, n, NULL, 0);
@@ -233,16 +241,25 @@ void tester_predict(Model *m, double scale, const char *const *paths, size_t n, 
     size_t batches = 0, images = 0;
     const Batch *b;
     while ((b = loader_next(L)) != NULL) {
+        const double t0 = omp_get_wtime();
         Tensor *y = model_logits(m, &t, b->x, b->n, b->size, b->size, scale); /* [b->n, c] */
+        network_s += omp_get_wtime() - t0;
         for (int i = 0; i < b->n; i++)
             memcpy(out + (size_t)b->index[i] * (size_t)c, y->data + (size_t)i * (size_t)c, (size_t)c * sizeof *out);
         batches++;
         images += (size_t)b->n;
         if (p) progress_update(p, batches, images);
     }
+    if (times) {
+        times->loader = loader_times(L);
+        times->network_s = network_s;
+        times->images = images;
+        times->batches = batches;
+    }
     tape_free(&t);
     arena_free(&arena);
     loader_free(L);
+    if (times) times->wall_s = omp_get_wtime() - t_start;
 }
 
 /* x > y in torch.argmax's order, where NaN is above everything. */
