@@ -97,8 +97,12 @@ static void block_register(void *impl, ParamTable *t, const ResNetBlock *b, cons
 }
 
 static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn *s, Tensor *x) {
-    x = bn_act_apply(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
-    /* x [n, radix * C, h, w]: split r is channels [r*C, (r+1)*C) */
+    /* x [n, radix * C, h, w]: split r is channels [r*C, (r+1)*C). Its two
+     * readers are the radix sum (whose backward needs no input) and the
+     * weighted sum below, and no other recomputed tensor is made in
+     * between: recomputed in backward, not kept (radix * C channels, the
+     * widest tensor of the block) */
+    x = bn_act_apply_transient(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
     Tensor *gap = ag_global_avgpool(t, ag_radix_sum(t, x, s->radix));
     gap = bn_act_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap), BN_ACT_RELU);
     Tensor *attn = ag_radix_softmax(t, conv_apply(t, p, &s->fc2, gap), s->cardinality, s->radix);
