@@ -97,8 +97,12 @@ static void block_register(void *impl, ParamTable *t, const ResNetBlock *b, cons
 }
 
 static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn *s, Tensor *x) {
-    x = bn_act_apply(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
-    /* x [n, radix * C, h, w]: split r is channels [r*C, (r+1)*C) */
+    /* x [n, radix * C, h, w]: split r is channels [r*C, (r+1)*C). Its two
+     * readers are the radix sum (whose backward needs no input) and the
+     * weighted sum below, and no other recomputed tensor is made in
+     * between: recomputed in backward, not kept (radix * C channels, the
+     * widest tensor of the block) */
+    x = bn_act_apply_transient(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
     Tensor *gap = ag_global_avgpool(t, ag_radix_sum(t, x, s->radix));
     gap = bn_act_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap), BN_ACT_RELU);
     Tensor *attn = ag_radix_softmax(t, conv_apply(t, p, &s->fc2, gap), s->cardinality, s->radix);
@@ -110,12 +114,11 @@ static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn 
 static Tensor *block_forward(Tape *t, const ParamTable *p, const ResNetBlock *b, const void *impl,
                              Tensor *x) {
     const Block *k = impl;
-    /* without avd first, only the split-attention convolution reads bn1's
-     * output: recomputed in backward */
-    Tensor *out = k->avd_stride > 0
-                      ? bn_act_apply(t, p, &k->bn1, conv_apply(t, p, &k->conv1, x), BN_ACT_RELU)
-                      : bn_act_apply_transient(t, p, &k->bn1, conv_apply(t, p, &k->conv1, x),
-                                               BN_ACT_RELU);
+    /* bn1's output has one reader, the split-attention convolution or,
+     * with avd first, the average pool (whose backward needs no input):
+     * recomputed in backward */
+    Tensor *out = bn_act_apply_transient(t, p, &k->bn1, conv_apply(t, p, &k->conv1, x),
+                                         BN_ACT_RELU);
     if (k->avd_stride > 0) {
         Pool2dShape avd = {.kh = 3, .kw = 3, .sh = k->avd_stride, .sw = k->avd_stride,
                            .pad_t = 1, .pad_l = 1, .count_include_pad = 1};

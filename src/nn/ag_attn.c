@@ -82,8 +82,9 @@ static void radix_weighted_sum_backward_node(Tape *t, void *p) {
     Tensor *o = c->out;
     real *dx = c->x->requires_grad ? tape_grad(t, c->x) : NULL;
     real *da = c->attn->requires_grad ? tape_grad(t, c->attn) : NULL;
-    radix_weighted_sum_backward(dx, da, o->grad, c->x->data, c->attn->data, o->n, c->radix, o->c,
-                                o->h * o->w);
+    /* x may be recomputed in backward (ResNeSt's bn0 output): tape_input */
+    radix_weighted_sum_backward(dx, da, o->grad, tape_input(t, c->x), c->attn->data, o->n,
+                                c->radix, o->c, o->h * o->w);
 }
 
 Tensor *ag_radix_weighted_sum(Tape *t, Tensor *x, Tensor *attn, int radix) {
