@@ -364,6 +364,14 @@ static void run_adam(const Ctx *c, int ref, real *out) {
     const AdamConfig cfg = {5e-5, 0.9, 0.999, 1e-8, 1e-4};
     (ref ? adam_update_ref : adam_update)(out, W, out + c->n, out + 2 * c->n, c->n, &cfg, c->step);
 }
+/* out: param, m, v, grad (clipped) */
+static void run_clip_adam(const Ctx *c, int ref, real *out) {
+    run_adam(c, ref, out);
+    for (size_t i = 0; i < c->n; i++) out[3 * c->n + i] = W[i] * (real)10; /* clipped */
+    const AdamConfig cfg = {5e-5, 0.9, 0.999, 1e-8, 1e-4};
+    (ref ? clip_adam_update_ref : clip_adam_update)(out, out + 3 * c->n, out + c->n,
+                                                    out + 2 * c->n, c->n, &cfg, c->step + 1, 2.0);
+}
 static void run_sgd(const Ctx *c, int ref, real *out) {
     memcpy(out, X, c->n * sizeof(real));
     memcpy(out + c->n, Y, c->n * sizeof(real));
@@ -383,6 +391,8 @@ static void optim_cases(void) {
             char w[80];
             snprintf(w, sizeof w, "adam n=%zu step %ld", c.n, step);
             compare(w, run_adam, &c, 3 * c.n, TOL(1e-6, 1e-12));
+            snprintf(w, sizeof w, "clip_adam n=%zu step %ld", c.n, step);
+            compare(w, run_clip_adam, &c, 4 * c.n, TOL(1e-6, 1e-12));
             snprintf(w, sizeof w, "sgd n=%zu step %ld", c.n, step);
             compare(w, run_sgd, &c, 2 * c.n, BITS);
         }
