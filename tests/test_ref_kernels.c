@@ -685,6 +685,12 @@ static const ConvCase CONV_CASES[] = {
                       .sw = 2, .pad_b = 1, .pad_r = 1, .groups = 96}, 0},
     {"b0 dw 5x5 late", {.n = 2, .c = 672, .h = 7, .w = 7, .oc = 672, .kh = 5, .kw = 5, .pad_t = 2,
                         .pad_b = 2, .pad_l = 2, .pad_r = 2, .groups = 672}, 0},
+    /* b0 at 64 px: the last stages' 2x2 to 8x8 planes (channel-blocked
+     * kernel; channel counts that leave a partial block) */
+    {"b0@64 dw 5x5 2x2", {.n = 2, .c = 40, .h = 2, .w = 2, .oc = 40, .kh = 5, .kw = 5, .pad_t = 2,
+                          .pad_b = 2, .pad_l = 2, .pad_r = 2, .groups = 40}, 1},
+    {"b0@64 dw 3x3 s2 8x8", {.n = 3, .c = 36, .h = 8, .w = 8, .oc = 36, .kh = 3, .kw = 3, .sh = 2,
+                             .sw = 2, .pad_b = 1, .pad_r = 1, .groups = 36}, 0},
     {"b0 head 1x1", {.n = 2, .c = 320, .h = 7, .w = 7, .oc = 1280, .kh = 1, .kw = 1}, 0},
     {"b0 se reduce (bias)", {.n = 2, .c = 96, .h = 1, .w = 1, .oc = 4, .kh = 1, .kw = 1}, 1},
     {"dw 3x3 odd, bias", {.n = 2, .c = 5, .h = 9, .w = 7, .oc = 5, .kh = 3, .kw = 3, .sh = 2,
