@@ -10,8 +10,8 @@
  * images in order, which reads each plane of dout once for all three
  * gradients: dinp is scattered into a padded plane, dweight and dbias are
  * collected in per-column partial sums that are added up at the end. No
- * result depends on the thread count. Planes narrower than half a vector go
- * to depthwise_small.c, which vectorises across channels instead. */
+ * result depends on the thread count. Planes at most 8 columns wide go to
+ * depthwise_small.c, which vectorises across channels instead. */
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"

@@ -1,8 +1,8 @@
 /* Depthwise convolution on small planes, vectorised across channels.
  *
- * Below a vector's width of output columns (EfficientNet's last stages at
- * 64 px run on 2x2 to 8x8 planes) the row kernel of depthwise.c fills few
- * lanes and pays a padded copy per plane. Here a block of VLANES channels
+ * On planes at most 8 columns wide (EfficientNet's last stages at 64 px
+ * run on 2x2 to 8x8 planes) the row kernel of depthwise.c fills few lanes
+ * and pays a padded copy per plane. Here a block of VLANES channels
  * of one image is copied once into a zero-padded channels-last buffer
  * ([hp][wp][VLANES]: one vector per pixel, lane = channel), so every tap of
  * every output is one full-vector multiply-add, whatever the plane size.
@@ -20,6 +20,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Output rows this narrow or narrower (the row kernel would fill at most
+ * half of a 64-byte vector). */
+#define SMALL_MAX_OW 8
 
 typedef struct SmallGeom {
     int hp, wp, kk, nblk;
@@ -39,7 +43,7 @@ static SmallGeom small_geom(const Conv2dShape *s) {
 
 int depthwise_small_applies(const Conv2dShape *s) {
     /* every tap of every output inside the padded plane */
-    return s->ow <= VLANES / 2 && (s->oh - 1) * s->sh + s->kh <= s->h + s->pad_t + s->pad_b &&
+    return s->ow <= SMALL_MAX_OW && (s->oh - 1) * s->sh + s->kh <= s->h + s->pad_t + s->pad_b &&
            (s->ow - 1) * s->sw + s->kw <= s->w + s->pad_l + s->pad_r;
 }
 

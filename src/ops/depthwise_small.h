@@ -7,7 +7,7 @@
 
 #include "anomaly/ops/conv2d.h"
 
-/* Output rows narrower than half a vector (and every tap inside the padded
+/* Output rows at most 8 columns wide (and every tap inside the padded
  * input). */
 int depthwise_small_applies(const Conv2dShape *s);
 void depthwise_small_forward(real *out, const real *inp, const real *weight, const real *bias,
