@@ -121,6 +121,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Adam's square roots as vector instructions: without errno, which changes
+# no value (src/ops/optim.c).
+$(BUILD)/obj/src/ops/optim.o: override CFLAGS += -fno-math-errno
+
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(CUDA_CC) $(NVCCFLAGS) $(if $(filter emu,$(CUDA)),-x c++) -c $< -o $@

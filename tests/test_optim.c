@@ -230,6 +230,49 @@ static void test_updates_same_for_1_and_2_threads(void) {
     free(g);
 }
 
+/* The fused clip + Adam pass must give the bits of clip_grad_norm then
+ * adam_update (params, moments, the clipped gradients, the norm): clipping
+ * applied, not needed, and off, at 1 and 2 threads, on a length that leaves
+ * a partial vector at the end. */
+static void test_clip_adam_is_clip_then_adam(void) {
+    const size_t n = 200003;
+    const double limits[3] = {0.5, 1e9, 0};
+    real *a[4], *b[4], *g = malloc(n * sizeof *g);
+    int saved = omp_get_max_threads();
+    for (int L = 0; L < 3; L++)
+        for (int threads = 1; threads <= 2; threads++) {
+            omp_set_num_threads(threads);
+            for (int k = 0; k < 4; k++) {
+                a[k] = calloc(n, sizeof(real));
+                b[k] = calloc(n, sizeof(real));
+            }
+            fill_normal(a[0], n, 3, 1.0);
+            memcpy(b[0], a[0], n * sizeof(real));
+            int same = 1;
+            for (long t = 1; t <= 3; t++) {
+                fill_normal(g, n, 200 + (uint64_t)t, 0.01);
+                memcpy(a[1], g, n * sizeof *g);
+                memcpy(b[1], g, n * sizeof *g);
+                const double na = limits[L] > 0 ? clip_grad_norm(a[1], n, limits[L])
+                                                : grad_global_norm(a[1], n);
+                adam_update(a[0], a[1], a[2], a[3], n, &ADAM_LARGE, t);
+                const double nb = clip_adam_update(b[0], b[1], b[2], b[3], n, &ADAM_LARGE, t,
+                                                   limits[L]);
+                same &= na == nb;
+                for (int k = 0; k < 4; k++) same &= memcmp(a[k], b[k], n * sizeof(real)) == 0;
+            }
+            CHECK(same, "clip_adam_update differs from clip_grad_norm + adam_update "
+                  "(max_norm %g, %d threads)", limits[L], threads);
+            if (L == 0) CHECK(memcmp(b[1], g, n * sizeof *g) != 0, "the gradients were not clipped");
+            for (int k = 0; k < 4; k++) {
+                free(a[k]);
+                free(b[k]);
+            }
+        }
+    omp_set_num_threads(saved);
+    free(g);
+}
+
 /* Without weight decay Adam's first step is -lr * g / (|g| + eps): the bias
  * corrections undo the moments' (1 - beta) factors exactly. */
 static void test_adam_first_step_by_hand(void) {
@@ -275,6 +318,7 @@ int main(void) {
     RUN(test_clip_by_hand);
     RUN(test_norm_same_for_1_and_2_threads);
     RUN(test_updates_same_for_1_and_2_threads);
+    RUN(test_clip_adam_is_clip_then_adam);
     RUN(test_adam_first_step_by_hand);
     RUN(test_sgd_by_hand);
     CHECK_MAIN_END();

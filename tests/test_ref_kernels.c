@@ -364,6 +364,14 @@ static void run_adam(const Ctx *c, int ref, real *out) {
     const AdamConfig cfg = {5e-5, 0.9, 0.999, 1e-8, 1e-4};
     (ref ? adam_update_ref : adam_update)(out, W, out + c->n, out + 2 * c->n, c->n, &cfg, c->step);
 }
+/* out: param, m, v, grad (clipped) */
+static void run_clip_adam(const Ctx *c, int ref, real *out) {
+    run_adam(c, ref, out);
+    for (size_t i = 0; i < c->n; i++) out[3 * c->n + i] = W[i] * (real)10; /* clipped */
+    const AdamConfig cfg = {5e-5, 0.9, 0.999, 1e-8, 1e-4};
+    (ref ? clip_adam_update_ref : clip_adam_update)(out, out + 3 * c->n, out + c->n,
+                                                    out + 2 * c->n, c->n, &cfg, c->step + 1, 2.0);
+}
 static void run_sgd(const Ctx *c, int ref, real *out) {
     memcpy(out, X, c->n * sizeof(real));
     memcpy(out + c->n, Y, c->n * sizeof(real));
@@ -383,6 +391,8 @@ static void optim_cases(void) {
             char w[80];
             snprintf(w, sizeof w, "adam n=%zu step %ld", c.n, step);
             compare(w, run_adam, &c, 3 * c.n, TOL(1e-6, 1e-12));
+            snprintf(w, sizeof w, "clip_adam n=%zu step %ld", c.n, step);
+            compare(w, run_clip_adam, &c, 4 * c.n, TOL(1e-6, 1e-12));
             snprintf(w, sizeof w, "sgd n=%zu step %ld", c.n, step);
             compare(w, run_sgd, &c, 2 * c.n, BITS);
         }
@@ -675,6 +685,12 @@ static const ConvCase CONV_CASES[] = {
                       .sw = 2, .pad_b = 1, .pad_r = 1, .groups = 96}, 0},
     {"b0 dw 5x5 late", {.n = 2, .c = 672, .h = 7, .w = 7, .oc = 672, .kh = 5, .kw = 5, .pad_t = 2,
                         .pad_b = 2, .pad_l = 2, .pad_r = 2, .groups = 672}, 0},
+    /* b0 at 64 px: the last stages' 2x2 to 8x8 planes (channel-blocked
+     * kernel; channel counts that leave a partial block) */
+    {"b0@64 dw 5x5 2x2", {.n = 2, .c = 40, .h = 2, .w = 2, .oc = 40, .kh = 5, .kw = 5, .pad_t = 2,
+                          .pad_b = 2, .pad_l = 2, .pad_r = 2, .groups = 40}, 1},
+    {"b0@64 dw 3x3 s2 8x8", {.n = 3, .c = 36, .h = 8, .w = 8, .oc = 36, .kh = 3, .kw = 3, .sh = 2,
+                             .sw = 2, .pad_b = 1, .pad_r = 1, .groups = 36}, 0},
     {"b0 head 1x1", {.n = 2, .c = 320, .h = 7, .w = 7, .oc = 1280, .kh = 1, .kw = 1}, 0},
     {"b0 se reduce (bias)", {.n = 2, .c = 96, .h = 1, .w = 1, .oc = 4, .kh = 1, .kw = 1}, 1},
     {"dw 3x3 odd, bias", {.n = 2, .c = 5, .h = 9, .w = 7, .oc = 5, .kh = 3, .kw = 3, .sh = 2,

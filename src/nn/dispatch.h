@@ -63,6 +63,7 @@
 #define sgd_update dx_sgd_update
 #define grad_global_norm dx_grad_global_norm
 #define clip_grad_norm dx_clip_grad_norm
+#define clip_adam_update dx_clip_adam_update
 #endif
 
 #endif

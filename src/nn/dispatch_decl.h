@@ -62,5 +62,6 @@ void dx_adam_update(real *param, const real *grad, real *m, real *v, size_t n, c
 void dx_sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg, long step);
 double dx_grad_global_norm(const real *grad, size_t n);
 double dx_clip_grad_norm(real *grad, size_t n, double max_norm);
+double dx_clip_adam_update(real *param, real *grad, real *m, real *v, size_t n, const AdamConfig *cfg, long step, double max_norm);
 
 #endif

@@ -689,6 +689,14 @@ void dx_sgd_update(real *param, const real *grad, real *buf, size_t n, const Sgd
     sgd_update_cuda(IO(param, R(n)), IN(grad, R(n)), IO(buf, R(n)), n, cfg, step);
     DONE;
 }
+double dx_clip_adam_update(real *param, real *grad, real *m, real *v, size_t n,
+                           const AdamConfig *cfg, long step, double max_norm) {
+    if (!on_cuda) return clip_adam_update(param, grad, m, v, n, cfg, step, max_norm);
+    const double norm = max_norm > 0 ? dx_clip_grad_norm(grad, n, max_norm)
+                                     : dx_grad_global_norm(grad, n);
+    dx_adam_update(param, grad, m, v, n, cfg, step);
+    return norm;
+}
 double dx_grad_global_norm(const real *grad, size_t n) {
     if (!on_cuda) return grad_global_norm(grad, n);
     STAGE;

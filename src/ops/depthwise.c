@@ -10,10 +10,12 @@
  * images in order, which reads each plane of dout once for all three
  * gradients: dinp is scattered into a padded plane, dweight and dbias are
  * collected in per-column partial sums that are added up at the end. No
- * result depends on the thread count. */
+ * result depends on the thread count. Planes at most 8 columns wide go to
+ * depthwise_small.c, which vectorises across channels instead. */
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"
+#include "depthwise_small.h"
 #include "direct_conv.h"
 #include "vec.h"
 
@@ -89,6 +91,10 @@ void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
         return;
     }
     check_depthwise(s);
+    if (depthwise_small_applies(s)) {
+        depthwise_small_forward(out, inp, weight, bias, s);
+        return;
+    }
     const PadGeom g = dconv_pad_geom(s);
     ptrdiff_t *toff = dconv_tap_offsets(s, g);
     const long ntask = (long)s->n * s->c;
@@ -210,6 +216,10 @@ void depthwise_conv2d_backward(real *dinp, real *dweight, real *dbias, const rea
     }
     check_depthwise(s);
     if (!dinp && !dweight && !dbias) return;
+    if (depthwise_small_applies(s)) {
+        depthwise_small_backward(dinp, dweight, dbias, dout, inp, weight, s);
+        return;
+    }
     const PadGeom g = dconv_pad_geom(s);
     const DoutGeom d = dconv_dout_geom(s, g);
     ptrdiff_t *toff = dconv_tap_offsets(s, g);

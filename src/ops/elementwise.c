@@ -65,6 +65,19 @@ void add_backward(real *da, real *db, const real *dout, size_t n) {
 
 /* ------------------------------------------------------------------------ */
 
+/* y [hw] = x * sp, one plane (a plain loop would stay scalar: the compiler
+ * cannot rule out y overlapping x). */
+VEC_DISPATCH_VOID(channel_scale_span, (real *y, const real *x, real sp, int hw), (y, x, sp, hw)) {
+    int j = 0;
+    for (; j + VLANES <= hw; j += VLANES) {
+        vreal v;
+        vload(&v, x + j);
+        v = v * sp;
+        vstore(y + j, &v);
+    }
+    for (; j < hw; j++) y[j] = x[j] * sp;
+}
+
 /* out, inp [n, c, hw]; s [n, c] */
 void channel_scale_forward(real *out, const real *inp, const real *s, int n, int c, int hw) {
     if (exact_mode()) {
@@ -73,12 +86,8 @@ void channel_scale_forward(real *out, const real *inp, const real *s, int n, int
     }
     int planes = n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * hw >= EW_PARALLEL_MIN)
-    for (int p = 0; p < planes; p++) {
-        const real *x = inp + (size_t)p * hw;
-        real *y = out + (size_t)p * hw;
-        real sp = s[p];
-        for (int j = 0; j < hw; j++) y[j] = x[j] * sp;
-    }
+    for (int p = 0; p < planes; p++)
+        channel_scale_span(out + (size_t)p * hw, inp + (size_t)p * hw, s[p], hw);
 }
 
 /* One plane of channel_scale_backward: dx [hw] += g * sp (dx may be NULL);
@@ -159,6 +168,32 @@ void dropout_backward(real *dinp, const real *dout, const uint8_t *mask, real sc
  * the tensor's type; going through double here gives that rounding. */
 static real keep_prob(real rate) { return (real)(1.0 - (double)rate); }
 
+/* Elements per parallel task of drop_connect; fixed, so no split depends on
+ * the thread count (none could change a value anyway). */
+#define EW_CHUNK 16384
+
+/* One sample's span, keep flag kv (0 or 1): forward y = x / kp * kv (the
+ * original's order), backward (accumulate) y += x * kv / kp. */
+VEC_DISPATCH_VOID(drop_connect_span, (real *y, const real *x, real kp, real kv, size_t len,
+                                      int backward), (y, x, kp, kv, len, backward)) {
+    size_t j = 0;
+    for (; j + VLANES <= len; j += VLANES) {
+        vreal v, a;
+        vload(&v, x + j);
+        if (backward) {
+            vload(&a, y + j);
+            a += v * kv / kp;
+        } else {
+            a = v / kp * kv;
+        }
+        vstore(y + j, &a);
+    }
+    for (; j < len; j++) {
+        if (backward) y[j] += x[j] * kv / kp;
+        else y[j] = x[j] / kp * kv;
+    }
+}
+
 /* out, inp [n, inner]; keep [n] (1 keep, 0 drop) */
 void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real rate,
                           int n, size_t inner) {
@@ -168,9 +203,17 @@ void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real 
     }
     real kp = keep_prob(rate);
     size_t total = (size_t)n * inner;
-    /* (x / keep_prob) * binary, in EfficientNet-PyTorch's order. */
+    const long chunks = (long)((total + EW_CHUNK - 1) / EW_CHUNK);
 #pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
-    for (size_t i = 0; i < total; i++) out[i] = inp[i] / kp * (real)keep[i / inner];
+    for (long k = 0; k < chunks; k++) {
+        /* pieces of one sample each */
+        for (size_t lo = (size_t)k * EW_CHUNK, end = lo + EW_CHUNK < total ? lo + EW_CHUNK : total;
+             lo < end;) {
+            const size_t i = lo / inner, hi = (i + 1) * inner < end ? (i + 1) * inner : end;
+            drop_connect_span(out + lo, inp + lo, kp, (real)keep[i], hi - lo, 0);
+            lo = hi;
+        }
+    }
 }
 
 /* dinp, dout [n, inner]; keep [n] */
@@ -182,8 +225,16 @@ void drop_connect_backward(real *dinp, const real *dout, const uint8_t *keep, re
     }
     real kp = keep_prob(rate);
     size_t total = (size_t)n * inner;
+    const long chunks = (long)((total + EW_CHUNK - 1) / EW_CHUNK);
 #pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
-    for (size_t i = 0; i < total; i++) dinp[i] += dout[i] * (real)keep[i / inner] / kp;
+    for (long k = 0; k < chunks; k++) {
+        for (size_t lo = (size_t)k * EW_CHUNK, end = lo + EW_CHUNK < total ? lo + EW_CHUNK : total;
+             lo < end;) {
+            const size_t i = lo / inner, hi = (i + 1) * inner < end ? (i + 1) * inner : end;
+            drop_connect_span(dinp + lo, dout + lo, kp, (real)keep[i], hi - lo, 1);
+            lo = hi;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */

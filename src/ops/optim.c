@@ -46,18 +46,66 @@
 
 typedef struct AdamConsts {
     real wd, b1, b2, one_m_b1, one_m_b2, neg_step_size, bc2_sqrt, eps;
-    int decay;
+    real coef;  /* clipping: grad *= coef first (and written back), when clip */
+    int decay, clip;
 } AdamConsts;
 
+/* Lane by lane fused multiply-add and square root: each lane rounds as the
+ * scalar fmaf / sqrtf (one IEEE rounding), so the vector loop below gives
+ * the scalar loop's bits. The compiler turns them into vector instructions
+ * where the target has them (the square root only without errno: the
+ * Makefile builds this file with -fno-math-errno, which changes no value). */
+VINLINE void vfma_lanes(vreal *r, const vreal *a, const vreal *b, const vreal *c) {
+    const vreal x = *a, y = *b, z = *c;
+    vreal t;
+    for (int l = 0; l < VLANES; l++) t[l] = FMA_R(x[l], y[l], z[l]);
+    *r = t;
+}
+VINLINE void vsqrt_lanes(vreal *r, const vreal *a) {
+    const vreal x = *a;
+    vreal t;
+    for (int l = 0; l < VLANES; l++) t[l] = SQRT_R(x[l]);
+    *r = t;
+}
+
 /* param, grad, m, v [n] */
-VEC_DISPATCH_VOID(adam_span, (real *param, const real *grad, real *m, real *v, size_t n,
-                              const AdamConsts *k), (param, grad, m, v, n, k)) {
+VEC_DISPATCH_VOID(adam_span, (real *param, real *grad, real *m, real *v, size_t n,
+                                 const AdamConsts *k), (param, grad, m, v, n, k)) {
     const real wd = k->wd, b1 = k->b1, b2 = k->b2, one_m_b1 = k->one_m_b1;
     const real one_m_b2 = k->one_m_b2, neg_step_size = k->neg_step_size;
-    const real bc2_sqrt = k->bc2_sqrt, eps = k->eps;
-    const int decay = k->decay;
-    for (size_t i = 0; i < n; i++) {
+    const real bc2_sqrt = k->bc2_sqrt, eps = k->eps, coef = k->coef;
+    const int decay = k->decay, clip = k->clip;
+    size_t i = 0;
+    const vreal vwd = VSPLAT(wd), vomb1 = VSPLAT(one_m_b1);
+    for (; i + VLANES <= n; i += VLANES) {
+        vreal g, p, mi, vi, gs, t, denom, upd;
+        vload(&g, grad + i);
+        vload(&p, param + i);
+        vload(&mi, m + i);
+        vload(&vi, v + i);
+        if (clip) {
+            g = g * coef;
+            vstore(grad + i, &g);
+        }
+        if (decay) vfma_lanes(&g, &p, &vwd, &g);
+        mi = mi * b1;
+        vfma_lanes(&mi, &g, &vomb1, &mi);
+        vi = vi * b2;
+        gs = one_m_b2 * g;
+        vfma_lanes(&vi, &gs, &g, &vi);
+        vsqrt_lanes(&t, &vi);
+        denom = t / bc2_sqrt;
+        denom = denom + eps;
+        upd = neg_step_size * mi;
+        upd = upd / denom;
+        vstore(m + i, &mi);
+        vstore(v + i, &vi);
+        p = p + upd;
+        vstore(param + i, &p);
+    }
+    for (; i < n; i++) {
         real g = grad[i];
+        if (clip) grad[i] = g = g * coef;        /* clip_grad_norm: grad.mul_(coef) */
         if (decay) g = FMA_R(param[i], wd, g);   /* grad.add(param, alpha=wd) */
         real mi = m[i] * b1;                     /* exp_avg.mul_(beta1) */
         mi = FMA_R(g, one_m_b1, mi);             /* .add_(grad, alpha=1-beta1) */
@@ -74,33 +122,67 @@ VEC_DISPATCH_VOID(adam_span, (real *param, const real *grad, real *m, real *v, s
     }
 }
 
+static void adam_consts(AdamConsts *k, const AdamConfig *cfg, long step) {
+    if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
+    k->wd = (real)cfg->weight_decay;
+    k->b1 = (real)cfg->beta1;
+    k->b2 = (real)cfg->beta2;
+    k->one_m_b1 = (real)(1.0 - cfg->beta1);
+    k->one_m_b2 = (real)(1.0 - cfg->beta2);
+    const double bc1 = 1.0 - pow(cfg->beta1, (double)step);
+    const double bc2 = 1.0 - pow(cfg->beta2, (double)step);
+    k->neg_step_size = (real)(-(cfg->lr / bc1));
+    k->bc2_sqrt = (real)sqrt(bc2);
+    k->eps = (real)cfg->eps;
+    k->decay = cfg->weight_decay != 0;
+    k->coef = 1;
+    k->clip = 0;
+}
+
+static void adam_pass(real *param, real *grad, real *m, real *v, size_t n, const AdamConsts *k) {
+    const size_t chunks = (n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t lo = c * UPDATE_CHUNK, len = n - lo < UPDATE_CHUNK ? n - lo : UPDATE_CHUNK;
+        adam_span(param + lo, grad + lo, m + lo, v + lo, len, k);
+    }
+}
+
 void adam_update(real *param, const real *grad, real *m, real *v, size_t n,
                  const AdamConfig *cfg, long step) {
     if (exact_mode()) {
         adam_update_ref(param, grad, m, v, n, cfg, step);
         return;
     }
-    if (step < 1) fatal("Adam step count must start at 1 (got %ld)", step);
     AdamConsts k;
-    k.wd = (real)cfg->weight_decay;
-    k.b1 = (real)cfg->beta1;
-    k.b2 = (real)cfg->beta2;
-    k.one_m_b1 = (real)(1.0 - cfg->beta1);
-    k.one_m_b2 = (real)(1.0 - cfg->beta2);
-    const double bc1 = 1.0 - pow(cfg->beta1, (double)step);
-    const double bc2 = 1.0 - pow(cfg->beta2, (double)step);
-    k.neg_step_size = (real)(-(cfg->lr / bc1));
-    k.bc2_sqrt = (real)sqrt(bc2);
-    k.eps = (real)cfg->eps;
-    k.decay = cfg->weight_decay != 0;
+    adam_consts(&k, cfg, step);
     const double start = profile_start();
-    const size_t chunks = (n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t c = 0; c < chunks; c++) {
-        const size_t lo = c * UPDATE_CHUNK, len = n - lo < UPDATE_CHUNK ? n - lo : UPDATE_CHUNK;
-        adam_span(param + lo, grad + lo, m + lo, v + lo, len, &k);
-    }
+    /* grad is only written when clipping */
+    adam_pass(param, (real *)grad, m, v, n, &k);
     profile_stop(start, "adam", "(optimizer)", PROFILE_UPDATE);
+}
+
+/* The clipping coefficient as clip_grad_norm forms it: in `real`, applied
+ * unless it is >= 1 (a NaN norm applies it). */
+static int clip_coef(double norm, double max_norm, real *coef) {
+    const real total = (real)norm;
+    *coef = (real)max_norm / (total + (real)1e-6);
+    return !(*coef >= 1);
+}
+
+double clip_adam_update(real *param, real *grad, real *m, real *v, size_t n,
+                        const AdamConfig *cfg, long step, double max_norm) {
+    if (exact_mode()) return clip_adam_update_ref(param, grad, m, v, n, cfg, step, max_norm);
+    AdamConsts k;
+    adam_consts(&k, cfg, step);
+    double start = profile_start();
+    const double norm = grad_global_norm(grad, n);
+    if (max_norm > 0) k.clip = clip_coef(norm, max_norm, &k.coef);
+    profile_stop(start, "clip_grad_norm", "(optimizer)", PROFILE_UPDATE);
+    start = profile_start();
+    adam_pass(param, grad, m, v, n, &k);
+    profile_stop(start, "adam", "(optimizer)", PROFILE_UPDATE);
+    return norm;
 }
 
 void sgd_update(real *param, const real *grad, real *buf, size_t n, const SgdConfig *cfg,
@@ -169,9 +251,8 @@ double clip_grad_norm(real *grad, size_t n, double max_norm) {
     if (exact_mode()) return clip_grad_norm_ref(grad, n, max_norm);
     const double start = profile_start();
     double norm = grad_global_norm(grad, n);
-    real total = (real)norm;
-    real coef = (real)max_norm / (total + (real)1e-6);
-    if (!(coef >= 1)) {
+    real coef;
+    if (clip_coef(norm, max_norm, &coef)) {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
         for (size_t i = 0; i < n; i++) grad[i] *= coef;
     }

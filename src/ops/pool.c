@@ -30,6 +30,18 @@ void global_avgpool_forward(real *out, const real *inp, int n, int c, int hw) {
     for (long p = 0; p < planes; p++) out[p] = plane_mean(inp + (size_t)p * (size_t)hw, hw);
 }
 
+/* dx [hw] += g */
+VEC_DISPATCH_VOID(add_scalar, (real *dx, real g, int hw), (dx, g, hw)) {
+    int i = 0;
+    for (; i + VLANES <= hw; i += VLANES) {
+        vreal v;
+        vload(&v, dx + i);
+        v += g;
+        vstore(dx + i, &v);
+    }
+    for (; i < hw; i++) dx[i] += g;
+}
+
 /* dinp [n, c, hw]; dout [n, c] */
 void global_avgpool_backward(real *dinp, const real *dout, int n, int c, int hw) {
     if (exact_mode()) {
@@ -38,11 +50,7 @@ void global_avgpool_backward(real *dinp, const real *dout, int n, int c, int hw)
     }
     const long planes = (long)n * c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * (size_t)hw >= POOL_PARALLEL_MIN)
-    for (long p = 0; p < planes; p++) {
-        real *dx = dinp + (size_t)p * (size_t)hw; /* [hw] */
-        const real g = dout[p] / (real)hw;
-        for (int i = 0; i < hw; i++) dx[i] += g;
-    }
+    for (long p = 0; p < planes; p++) add_scalar(dinp + (size_t)p * (size_t)hw, dout[p] / (real)hw, hw);
 }
 
 /* PyTorch's pooling_output_shape for one dimension; returns the size or a

@@ -76,14 +76,17 @@ StepResult train_step(Model *m, Tape *t, real *x, int n, int h, int w, const int
     params_zero_grad(p);
     StepResult r = loss_forward(m, t, x, n, h, w, labels, c);
     if (c->reduce_grad) c->reduce_grad(c->reduce_ctx, p->grad, p->n_param);
-    r.grad_norm = c->clipping > 0 ? clip_grad_norm(p->grad, p->n_param, c->clipping)
-                                  : grad_global_norm(p->grad, p->n_param);
     params_alloc_moments(p);
     ++*step;
-    if (c->optimizer == OPTIMIZER_ADAM)
-        adam_update(p->param, p->grad, p->m, p->v, p->n_param, &c->adam, *step);
-    else
+    if (c->optimizer == OPTIMIZER_ADAM) {
+        /* one pass over the parameters for clipping and the update */
+        r.grad_norm = clip_adam_update(p->param, p->grad, p->m, p->v, p->n_param, &c->adam,
+                                       *step, c->clipping);
+    } else {
+        r.grad_norm = c->clipping > 0 ? clip_grad_norm(p->grad, p->n_param, c->clipping)
+                                      : grad_global_norm(p->grad, p->n_param);
         sgd_update(p->param, p->grad, p->m, p->n_param, &c->sgd, *step);
+    }
     return r;
 }
 

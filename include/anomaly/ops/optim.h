@@ -49,4 +49,14 @@ double clip_grad_norm(real *grad, size_t n, double max_norm);
 /* Reference: the norm of grad_global_norm_ref, the same coefficient. */
 double clip_grad_norm_ref(real *grad, size_t n, double max_norm);
 
+/* clip_grad_norm (when max_norm > 0) and then adam_update in one pass over
+ * the parameters after the norm: the same results as the two calls in turn,
+ * grad left clipped. Returns the norm before clipping. */
+double clip_adam_update(real *param, real *grad, real *m, real *v, size_t n,
+                        const AdamConfig *cfg, long step, double max_norm);
+/* Reference: clip_grad_norm_ref (or grad_global_norm_ref when max_norm <= 0),
+ * then adam_update_ref. */
+double clip_adam_update_ref(real *param, real *grad, real *m, real *v, size_t n,
+                            const AdamConfig *cfg, long step, double max_norm);
+
 #endif

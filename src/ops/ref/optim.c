@@ -80,3 +80,11 @@ double clip_grad_norm_ref(real *grad, size_t n, double max_norm) {
     }
     return norm;
 }
+
+double clip_adam_update_ref(real *param, real *grad, real *m, real *v, size_t n,
+                            const AdamConfig *cfg, long step, double max_norm) {
+    const double norm = max_norm > 0 ? clip_grad_norm_ref(grad, n, max_norm)
+                                     : grad_global_norm_ref(grad, n);
+    adam_update_ref(param, grad, m, v, n, cfg, step);
+    return norm;
+}
