@@ -130,12 +130,12 @@ VEC_DISPATCH_VOID(backward_eval_channel, (real *dinp, real *dgamma, real *dbeta,
         const real *dy = dout + off + (size_t)b * stride; /* [hw] */
         real *dx = dinp + off + (size_t)b * stride;       /* [hw] */
         int i = 0;
-        for (; i + BNH_LANES <= s->hw; i += BNH_LANES) {
-            bnh d, o;
-            bnh_load(&d, dy + i);
-            bnh_load(&o, dx + i);
+        for (; i + VLANES <= s->hw; i += VLANES) {
+            vreal d, o;
+            vload(&d, dy + i);
+            vload(&o, dx + i);
             o += d * g;
-            bnh_store(dx + i, &o);
+            vstore(dx + i, &o);
         }
         for (; i < s->hw; i++) dx[i] += dy[i] * g;
     }

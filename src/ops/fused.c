@@ -49,27 +49,6 @@ VINLINE void act_backward(vreal *dz, const vreal *g, const vreal *z, BnAct act) 
 VINLINE void fused_apply_channel(real *out, real *z, const real *inp, real scale, real shift,
                                  const BatchNormShape *s, BnAct act, int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    if (act == BN_ACT_RELU) { /* on bn_channel.h's 32-byte vectors; the same bits */
-        for (int p = 0; p < s->n; p++) {
-            const size_t at = off + (size_t)p * stride;
-            int i = 0;
-            for (; i + BNH_LANES <= s->hw; i += BNH_LANES) {
-                bnh x, zv, y;
-                bnh_load(&x, inp + at + i);
-                zv = x * scale + shift;
-                const bnhi neg = zv < 0; /* z < 0 ? 0 : z, so NaN stays NaN */
-                y = (bnh)((bnhi)zv & ~neg);
-                if (z) bnh_store(z + at + i, &zv);
-                bnh_store(out + at + i, &y);
-            }
-            for (; i < s->hw; i++) {
-                const real zs = inp[at + i] * scale + shift;
-                if (z) z[at + i] = zs;
-                out[at + i] = zs < 0 ? 0 : zs;
-            }
-        }
-        return;
-    }
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         for (int i = 0; i < s->hw; i += VLANES) {
@@ -144,29 +123,7 @@ VEC_DISPATCH_VOID(fused_backward_channel, (real *dinp, real *dgamma, real *dbeta
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     /* without z: the BatchNorm output as the forward computed it */
     const real scale = z ? 0 : affine[ch], shift = z ? 0 : affine[s->c + ch];
-    for (int p = 0; p < s->n && act == BN_ACT_RELU; p++) { /* 32-byte vectors, as above */
-        const size_t at = off + (size_t)p * stride;
-        real *d = dzb + (size_t)p * s->hw;
-        int i = 0;
-        for (; i + BNH_LANES <= s->hw; i += BNH_LANES) {
-            bnh zv, g, dz;
-            if (z) {
-                bnh_load(&zv, z + at + i);
-            } else {
-                bnh_load(&zv, inp + at + i);
-                zv = zv * scale + shift;
-            }
-            bnh_load(&g, dout + at + i);
-            const bnhi pass = ~(zv <= 0); /* positive or NaN, as relu_backward */
-            dz = (bnh){0} + (bnh)((bnhi)g & pass);
-            bnh_store(d + i, &dz);
-        }
-        for (; i < s->hw; i++) {
-            const real zs = z ? z[at + i] : inp[at + i] * scale + shift;
-            d[i] = (real)0 + (zs <= 0 ? (real)0 : dout[at + i]);
-        }
-    }
-    for (int p = 0; p < s->n && act != BN_ACT_RELU; p++) {
+    for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         real *d = dzb + (size_t)p * s->hw;
         for (int i = 0; i < s->hw; i += VLANES) {

@@ -28,20 +28,16 @@ VEC_DISPATCH_VOID(bn_add_relu_forward_channel, (real *out, real *mean, real *rst
     bn_channel_stats(mean, rstd, running_mean, running_var, inp, gamma, beta, s, ch, &scale, &shift);
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
-        int i = 0;
-        for (; i + BNH_LANES <= s->hw; i += BNH_LANES) {
-            bnh x, r, z;
-            bnh_load(&x, inp + at + i);
-            bnh_load(&r, res + at + i);
+        for (int i = 0; i < s->hw; i += VLANES) {
+            const int m = s->hw - i < VLANES ? s->hw - i : VLANES;
+            vreal x, r, z;
+            vload_n(&x, inp + at + i, m);
+            vload_n(&r, res + at + i, m);
             z = x * scale + shift; /* BatchNorm */
             z = z + r;             /* the residual */
-            const bnhi neg = z < 0; /* ReLU, NaN stays NaN */
-            z = (bnh)((bnhi)z & ~neg);
-            bnh_store(out + at + i, &z);
-        }
-        for (; i < s->hw; i++) {
-            const real z = inp[at + i] * scale + shift + res[at + i];
-            out[at + i] = z < 0 ? 0 : z;
+            const vint neg = z < 0; /* ReLU, NaN stays NaN */
+            z = (vreal)((vint)z & ~neg);
+            vstore_n(out + at + i, &z, m);
         }
     }
 }
@@ -75,24 +71,20 @@ VEC_DISPATCH_VOID(bn_add_relu_backward_channel, (real *dinp, real *dres, real *d
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
         real *d = dzb + (size_t)p * s->hw;
-        int i = 0;
-        for (; i + BNH_LANES <= s->hw; i += BNH_LANES) {
-            bnh y, g, dz;
-            bnh_load(&y, out + at + i);
-            bnh_load(&g, dout + at + i);
-            const bnhi pass = ~(y <= 0);
-            dz = (bnh){0} + (bnh)((bnhi)g & pass); /* as relu_backward into zeros */
-            bnh_store(d + i, &dz);
+        for (int i = 0; i < s->hw; i += VLANES) {
+            const int m = s->hw - i < VLANES ? s->hw - i : VLANES;
+            vreal y, g, dz;
+            vload_n(&y, out + at + i, m);
+            vload_n(&g, dout + at + i, m);
+            const vint pass = ~(y <= 0);
+            dz = VSPLAT(0) + (vreal)((vint)g & pass); /* as relu_backward into zeros */
+            vstore_n(d + i, &dz, m);
             if (dres) {
-                bnh r;
-                bnh_load(&r, dres + at + i);
+                vreal r;
+                vload_n(&r, dres + at + i, m);
                 r += dz; /* as add_backward */
-                bnh_store(dres + at + i, &r);
+                vstore_n(dres + at + i, &r, m);
             }
-        }
-        for (; i < s->hw; i++) {
-            d[i] = (real)0 + (out[at + i] <= 0 ? (real)0 : dout[at + i]);
-            if (dres) dres[at + i] += d[i];
         }
     }
     /* BatchNorm's gradient from the sum's */
