@@ -3,9 +3,10 @@
  *   GK_SUF     name suffix (v4, v3, v1)
  *   GK_TARGET  function attribute selecting the level (may be empty)
  *   GK_BYTES   bytes per vector: what the level's registers hold.
- * vec.h's 64-byte vreal is right for AVX-512 only: on AVX2 or SSE2 GCC
- * keeps such vectors in memory, and these kernels, whose sums must stay in
- * registers, ran twenty to fifty times slower there. Each output lane
+ * One width for every level is wrong for these kernels, whose many sums
+ * must stay in registers: a vector wider than the level's registers lives
+ * in memory (64-byte vectors made them twenty to fifty times slower on
+ * AVX2 and SSE2), a narrower one wastes AVX-512's. Each output lane
  * computes the same operations in the same order whatever the width, so
  * the levels differ only where FMA does (v1 has none). */
 
