@@ -39,6 +39,11 @@ typedef struct BatchNorm {
 } BatchNorm;
 
 void bn_register(BatchNorm *b, ParamTable *t, const char *name, int c, real eps, real momentum);
+/* The bn_* functions below consume x: it must be a temporary that nothing
+ * reads afterwards (a convolution's output, as conv_apply returns). In
+ * inference (tape not recording) BatchNorm, the activation and the residual
+ * add overwrite it rather than allocating, as PyTorch would free it; a
+ * --dump has seen it when it was named. res is only read. */
 Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x);
 /* act(bn(x)). Training without --dump: one fused op that does not keep the
  * BatchNorm output (ag_batchnorm2d_act, a fifth less activation memory);

@@ -186,12 +186,12 @@ static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs
         Tensor *s = ag_global_avgpool(t, x);
         s = ag_swish(t, conv_apply(t, p, &b->se_reduce, s));
         s = ag_sigmoid(t, conv_apply(t, p, &b->se_expand, s));
-        x = ag_channel_scale(t, x, s);
+        x = ag_channel_scale_inplace(t, x, s); /* nothing else reads x */
     }
     x = bn_apply(t, p, &b->bn2, conv_apply(t, p, &b->project_conv, x));
     if (b->skip) {
         x = drop_connect_apply(t, m, x, b->drop_connect);
-        x = ag_add(t, x, inputs);
+        x = ag_add_inplace(t, x, inputs); /* x += inputs in inference */
     }
     layer_named(t, x, "_blocks.%d", idx);
     return x;
@@ -200,11 +200,14 @@ static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs
 static Tensor *forward(Model *m, Tape *t, Tensor *x) {
     EfficientNet *e = m->impl;
     const ParamTable *p = &m->params;
+    /* Inference keeps one activation between blocks: everything made since
+     * this mark (the block's input and temporaries) goes once a block's
+     * output is kept; the caller's input is older than the mark. */
+    const ArenaMark mark = arena_mark(t->arena);
     x = bn_act_apply(t, p, &e->bn0, conv_apply(t, p, &e->conv_stem, x), BN_ACT_SWISH);
     for (int i = 0; i < e->n_blocks; i++) {
-        ArenaMark mark = arena_mark(t->arena);
         x = mbconv_forward(m, t, &e->blocks[i], x, i);
-        x = keep_only(t, mark, x); /* inference: drop the block's temporaries */
+        x = keep_only(t, mark, x);
     }
     x = bn_act_apply(t, p, &e->bn1, conv_apply(t, p, &e->conv_head, x), BN_ACT_SWISH);
     x = ag_global_avgpool(t, x);

@@ -110,9 +110,12 @@ static void bn_param_views(Tape *t, const ParamTable *p, const BatchNorm *b, Ten
 Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
     Tensor *g, *be;
     bn_param_views(t, p, b, &g, &be);
-    Tensor *y = ag_batchnorm2d(t, b->name, x, g, be, params_data(p, b->running_mean),
-                               params_data(p, b->running_var),
-                               params_counter(p, b->num_batches_tracked), b->eps, b->momentum);
+    /* x is a convolution's output that only this BatchNorm reads:
+     * inference overwrites it (named above, so a dump has it already) */
+    Tensor *y = ag_batchnorm2d_inplace(t, b->name, x, g, be, params_data(p, b->running_mean),
+                                       params_data(p, b->running_var),
+                                       params_counter(p, b->num_batches_tracked), b->eps,
+                                       b->momentum);
     tape_named(t, b->name, y);
     return y;
 }
@@ -122,7 +125,7 @@ static Tensor *bn_act_fused_apply(Tape *t, const ParamTable *p, const BatchNorm 
                                   BnAct act, int transient) {
     if (t->dump || !t->training) {
         Tensor *y = bn_apply(t, p, b, x);
-        return act == BN_ACT_SWISH ? ag_swish(t, y) : ag_relu(t, y);
+        return act == BN_ACT_SWISH ? ag_swish_inplace(t, y) : ag_relu_inplace(t, y);
     }
     Tensor *g, *be;
     bn_param_views(t, p, b, &g, &be);
@@ -142,7 +145,8 @@ Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b,
 
 Tensor *bn_add_relu_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                           Tensor *res) {
-    if (t->dump || !t->training) return ag_relu(t, ag_add(t, bn_apply(t, p, b, x), res));
+    if (t->dump || !t->training) /* inference: in place, res is only read */
+        return ag_relu_inplace(t, ag_add_inplace(t, bn_apply(t, p, b, x), res));
     Tensor *g, *be;
     bn_param_views(t, p, b, &g, &be);
     return ag_batchnorm2d_add_relu(t, b->name, x, res, g, be, params_data(p, b->running_mean),

@@ -155,16 +155,20 @@ void resnet_build(Model *m, const ResNetBlockKind *kind, const ResNetConfig *cfg
 Tensor *resnet_forward(Model *m, Tape *t, Tensor *x) {
     ResNet *r = m->impl;
     const ParamTable *p = &m->params;
+    /* Inference keeps one activation between blocks: everything made since
+     * this mark (the stem's or the block's input and temporaries) goes once
+     * the output is kept; the caller's input is older than the mark. */
+    const ArenaMark mark = arena_mark(t->arena);
     x = stem_forward(r, t, p, x);
     Pool2dShape pool = {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .pad_t = 1, .pad_l = 1};
     x = ag_maxpool2d(t, x, &pool);
     layer_named(t, x, "maxpool");
+    x = keep_only(t, mark, x);
     for (int i = 0; i < r->n_blocks; i++) {
         const ResNetBlock *b = &r->blocks[i];
-        ArenaMark mark = arena_mark(t->arena);
         x = r->kind->forward(t, p, b, block_impl(r, i), x);
         layer_named(t, x, "%s", b->name);
-        x = keep_only(t, mark, x); /* inference: drop the block's temporaries */
+        x = keep_only(t, mark, x);
         if (b->last_in_layer) layer_named(t, x, "layer%d", b->layer);
     }
     return head_forward(&r->head, m, t, x);

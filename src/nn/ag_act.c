@@ -66,3 +66,23 @@ Tensor *ag_relu(Tape *t, Tensor *x) {
 Tensor *ag_sigmoid(Tape *t, Tensor *x) {
     return act_apply(t, x, "sigmoid", sigmoid_forward, sigmoid_node_backward);
 }
+
+/* Inference: the activation overwrites x (each value is read before it is
+ * written); recording: the plain op. */
+static Tensor *act_inplace(Tensor *x, const char *op,
+                           void (*forward)(real *, const real *, size_t)) {
+    const double start = profile_start();
+    forward(x->data, x->data, tensor_numel(x));
+    profile_stop(start, op, NULL, PROFILE_FORWARD);
+    return x;
+}
+
+Tensor *ag_swish_inplace(Tape *t, Tensor *x) {
+    if (t->recording) return ag_swish(t, x);
+    return act_inplace(x, "swish", swish_forward);
+}
+
+Tensor *ag_relu_inplace(Tape *t, Tensor *x) {
+    if (t->recording) return ag_relu(t, x);
+    return act_inplace(x, "relu", relu_forward);
+}

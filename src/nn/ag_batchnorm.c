@@ -60,14 +60,23 @@ BatchNormShape ag_bn_shape(const char *name, const Tensor *x, const Tensor *gamm
 }
 
 /* x [n, c, h, w] (must live as long as the tape's step); gamma, beta [c];
- * running_mean, running_var [c]. */
-Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
-                       real *running_mean, real *running_var, int64_t *counter,
-                       real eps, real momentum) {
+ * running_mean, running_var [c]. With `inplace` (inference in eval mode
+ * only) the output overwrites x and is x. */
+static Tensor *batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
+                           real *running_mean, real *running_var, int64_t *counter, real eps,
+                           real momentum, int inplace) {
     if (!name) name = "(unnamed)";
     const int train = t->training;
     const BatchNormShape s =
         ag_bn_shape(name, x, gamma, beta, running_mean, running_var, eps, momentum, train);
+    if (inplace) {
+        /* elementwise per channel: each value is read before it is written */
+        const double start = profile_start();
+        batchnorm2d_forward_eval(x->data, x->data, gamma->data, beta->data, running_mean,
+                                 running_var, &s);
+        profile_stop(start, "batchnorm2d", name, PROFILE_FORWARD);
+        return x;
+    }
 
     Tensor *y = tape_tensor(t, x->n, x->c, x->h, x->w);
     BatchNormCtx *k = tape_ctx(t, sizeof *k);
@@ -104,6 +113,20 @@ Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tens
     tape_push(t, "batchnorm2d", batchnorm2d_node_backward, k);
     tape_node_output(t, y);
     return y;
+}
+
+Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
+                       real *running_mean, real *running_var, int64_t *counter,
+                       real eps, real momentum) {
+    return batchnorm2d(t, name, x, gamma, beta, running_mean, running_var, counter, eps,
+                       momentum, 0);
+}
+
+Tensor *ag_batchnorm2d_inplace(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                               Tensor *beta, real *running_mean, real *running_var,
+                               int64_t *counter, real eps, real momentum) {
+    return batchnorm2d(t, name, x, gamma, beta, running_mean, running_var, counter, eps,
+                       momentum, !t->recording && !t->training);
 }
 
 /* ---- BatchNorm + activation ------------------------------------------- */

@@ -45,6 +45,17 @@ Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) {
     return out;
 }
 
+Tensor *ag_add_inplace(Tape *t, Tensor *a, Tensor *b) {
+    if (t->recording) return ag_add(t, a, b);
+    if (!same_shape(a, b))
+        fatal("add: shapes differ: [%d, %d, %d, %d] and [%d, %d, %d, %d]", a->n, a->c, a->h,
+              a->w, b->n, b->c, b->h, b->w);
+    const double start = profile_start();
+    add_forward(a->data, a->data, b->data, tensor_numel(a)); /* a += b */
+    profile_stop(start, "add", NULL, PROFILE_FORWARD);
+    return a;
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct ChannelScaleCtx {
@@ -78,6 +89,17 @@ Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) {
         tape_node_output(t, out);
     }
     return out;
+}
+
+Tensor *ag_channel_scale_inplace(Tape *t, Tensor *x, Tensor *s) {
+    if (t->recording) return ag_channel_scale(t, x, s);
+    if (s->n != x->n || s->c != x->c || s->h != 1 || s->w != 1)
+        fatal("channel scale: scale [%d, %d, %d, %d] does not fit input [%d, %d, %d, %d]", s->n,
+              s->c, s->h, s->w, x->n, x->c, x->h, x->w);
+    const double start = profile_start();
+    channel_scale_forward(x->data, x->data, s->data, x->n, x->c, x->h * x->w);
+    profile_stop(start, "channel_scale", NULL, PROFILE_FORWARD);
+    return x;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -29,5 +29,10 @@ void sigmoid_backward_ref(real *dinp, const real *dout, const real *out, size_t 
 Tensor *ag_swish(Tape *t, Tensor *x);
 Tensor *ag_relu(Tape *t, Tensor *x);
 Tensor *ag_sigmoid(Tape *t, Tensor *x);
+/* For an x that nothing reads afterwards: in inference (tape not recording)
+ * the output overwrites x and the call returns x; recording, the same as
+ * ag_swish / ag_relu. */
+Tensor *ag_swish_inplace(Tape *t, Tensor *x);
+Tensor *ag_relu_inplace(Tape *t, Tensor *x);
 
 #endif

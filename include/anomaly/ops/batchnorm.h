@@ -64,5 +64,12 @@ void batchnorm2d_backward_eval_ref(real *dinp, real *dgamma, real *dbeta, const 
 Tensor *ag_batchnorm2d(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
                        real *running_mean, real *running_var, int64_t *counter,
                        real eps, real momentum);
+/* ag_batchnorm2d for an x that nothing reads afterwards (a convolution's
+ * output): in inference (tape not recording) in eval mode the output
+ * overwrites x and the call returns x, so inference holds one buffer where
+ * PyTorch frees the input. Otherwise the same as ag_batchnorm2d. */
+Tensor *ag_batchnorm2d_inplace(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                               Tensor *beta, real *running_mean, real *running_var,
+                               int64_t *counter, real eps, real momentum);
 
 #endif

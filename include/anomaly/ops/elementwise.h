@@ -61,6 +61,11 @@ Tensor *ag_add(Tape *t, Tensor *a, Tensor *b);
 /* x [n, c, h, w] times s [n, c, 1, 1]. Inputs of the ag_* wrappers are kept
  * by pointer until backward; the masks below are copied. */
 Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s);
+/* For a first operand that nothing reads afterwards: in inference (tape not
+ * recording) the output overwrites a (x) and the call returns it; b (s) is
+ * only read. Recording, the same as ag_add / ag_channel_scale. */
+Tensor *ag_add_inplace(Tape *t, Tensor *a, Tensor *b);
+Tensor *ag_channel_scale_inplace(Tape *t, Tensor *x, Tensor *s);
 /* The caller draws the keep mask (one byte per element of x for dropout, one
  * per sample for drop-connect); both are the identity (no node, output = x)
  * when the tape is not training or the rate is 0. */
