@@ -14,6 +14,9 @@
   evil.pth        a pickle whose REDUCE calls posix.system (refused by name)
   legacy.pth      the pre-1.6 format (a bare pickle, refused with a hint)
   features.pth    a bare [3, 4, 5] float32 tensor, as the seed's features_*.pth
+  expanded.pth    one float32 element expanded (stride 0) to 100000: a file of
+                  about 1 KB whose tensor takes 400000 bytes once gathered
+                  (the ANOMALY_MAX_TENSOR_BYTES test of tests/test_limits.sh)
 """
 import collections
 import json
@@ -103,6 +106,11 @@ class Evil:
         return (os.system, ("echo this must never run",))
 
 
+def write_expanded(path):
+    torch.save(collections.OrderedDict(w=torch.full((1,), 0.5).expand(100000)), path)
+    assert torch.equal(torch.load(path)["w"], torch.full((100000,), 0.5))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     sd = state()
@@ -124,7 +132,9 @@ def main():
     torch.save(collections.OrderedDict(w=torch.ones(2)), os.path.join(OUT, "legacy.pth"),
                _use_new_zipfile_serialization=False)
     torch.save(torch.arange(60, dtype=torch.float32).reshape(3, 4, 5) / 7, os.path.join(OUT, "features.pth"))
-    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, zip64.pth, evil.pth, legacy.pth, features.pth")
+    write_expanded(os.path.join(OUT, "expanded.pth"))
+    print(f"wrote {OUT}: state.pth, state_ref.safetensors, deflated.pth, zip64.pth, evil.pth, legacy.pth, "
+          "features.pth, expanded.pth")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
  *
  * Layout: two zero bytes, the type byte 0x08 (unsigned byte), the number of
  * dimensions, one big-endian uint32 per dimension, then the items. Images
- * are limited to IDX_MAX_SIDE pixels a side; the item count must fit the
+ * are limited to LIMIT_IDX_SIDE pixels a side (anomaly/limits.h); the item count must fit the
  * data actually present, so a header that claims more is refused before
  * anything is allocated. */
 #ifndef ANOMALY_IDX_H
@@ -10,8 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define IDX_MAX_SIDE 4096
 
 typedef struct IdxView {
     const uint8_t *items; /* into the parsed buffer */

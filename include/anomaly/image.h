@@ -9,10 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Larger images are refused before any pixel memory is allocated: no real
- * image comes near, and a corrupt header must not cost gigabytes. */
-#define IMAGE_MAX_SIDE 65535
-#define IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+/* Larger images than the limits of anomaly/limits.h (LIMIT_IMAGE_SIDE,
+ * LIMIT_IMAGE_PIXELS) are refused before any pixel memory is allocated: a
+ * corrupt header must not cost gigabytes. */
 
 typedef struct Image {
     int w, h;
@@ -20,7 +19,7 @@ typedef struct Image {
 } Image;
 
 /* Allocates a w x h image (pixels zeroed); fatal() on failure or on a size
- * outside 1..IMAGE_MAX_SIDE per side and IMAGE_MAX_PIXELS in all. */
+ * outside the size limits. */
 void image_alloc(Image *img, int w, int h);
 void image_free(Image *img);
 

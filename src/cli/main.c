@@ -7,6 +7,7 @@
 #include "anomaly/blas.h"
 #include "anomaly/exact.h"
 #include "anomaly/isa.h"
+#include "anomaly/limits.h"
 #include "anomaly/real.h"
 #include "anomaly/version.h"
 
@@ -60,6 +61,8 @@ static void print_help(void) {
     printf("\n  --exact      (with any command) the portable reference path: the same bytes\n"
            "               on every CPU; also ANOMALY_EXACT=1. ANOMALY_ISA=avx512|avx2|generic\n"
            "               forces the fast kernels' instruction set\n"
+           "  ANOMALY_MAX_IMAGE_SIDE, ANOMALY_MAX_IMAGE_PIXELS, ANOMALY_MAX_IDX_SIDE,\n"
+           "  ANOMALY_MAX_TENSOR_BYTES   size limits on input files (README)\n"
            "  --version    print the version, build precision, kernels and mode\n"
            "  --help       print this help\n");
 }
@@ -67,6 +70,11 @@ static void print_help(void) {
 int main(int argc, char **argv) {
     blas_init();
     argc = take_exact_flag(argc, argv);
+    char limits_err[256];
+    if (limits_from_env(limits_err, sizeof limits_err)) {
+        fprintf(stderr, "anomaly: error: %s\n", limits_err);
+        return 2;
+    }
     if (argc < 2) {
         print_help();
         return 2;

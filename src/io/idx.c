@@ -1,5 +1,6 @@
 #include "anomaly/idx.h"
 #include "anomaly/error.h"
+#include "anomaly/limits.h"
 
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -19,8 +20,10 @@ int idx_parse(const uint8_t *p, size_t n, const char *path, int dims, IdxView *x
     x->rows = x->cols = 1;
     if (dims == 3) {
         uint32_t r = be32(p + 8), c = be32(p + 12);
-        if (r < 1 || c < 1 || r > IDX_MAX_SIDE || c > IDX_MAX_SIDE)
-            return error_format(err, errlen, "%s: images of %ux%u pixels are not supported", path, r, c);
+        const int64_t side = limit_get(LIMIT_IDX_SIDE);
+        if (r < 1 || c < 1 || r > side || c > side)
+            return error_format(err, errlen, "%s: images of %ux%u pixels are not supported (at most %lld a side: %s)",
+                                path, r, c, (long long)side, limit_env_name(LIMIT_IDX_SIDE));
         x->rows = (int)r, x->cols = (int)c;
         x->item_size = (size_t)r * c;
     }

@@ -9,6 +9,7 @@
 #include "anomaly/image.h"
 #include "anomaly/atomic_file.h"
 #include "anomaly/error.h"
+#include "anomaly/limits.h"
 #include "io_internal.h"
 
 #include <setjmp.h>
@@ -23,11 +24,23 @@
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
 
 static int size_ok(long long w, long long h) {
-    return w >= 1 && h >= 1 && w <= IMAGE_MAX_SIDE && h <= IMAGE_MAX_SIDE && w * h <= IMAGE_MAX_PIXELS;
+    const long long side = limit_get(LIMIT_IMAGE_SIDE);
+    return w >= 1 && h >= 1 && w <= side && h <= side && w * h <= limit_get(LIMIT_IMAGE_PIXELS);
+}
+
+/* "image size W x H is out of range (...)": the limits and how to raise them. */
+static void size_message(char *msg, size_t len, unsigned long w, unsigned long h) {
+    snprintf(msg, len, "image size %lu x %lu is out of range (at most %lld per side, %lld pixels: %s, %s)", w, h,
+             (long long)limit_get(LIMIT_IMAGE_SIDE), (long long)limit_get(LIMIT_IMAGE_PIXELS),
+             limit_env_name(LIMIT_IMAGE_SIDE), limit_env_name(LIMIT_IMAGE_PIXELS));
 }
 
 void image_alloc(Image *img, int w, int h) {
-    if (!size_ok(w, h)) fatal("image size %d x %d is out of range", w, h);
+    if (!size_ok(w, h)) {
+        char msg[256];
+        size_message(msg, sizeof msg, (unsigned long)(w < 0 ? 0 : w), (unsigned long)(h < 0 ? 0 : h));
+        fatal("%s", msg);
+    }
     img->w = w;
     img->h = h;
     img->px = xcalloc((size_t)w * (size_t)h, 3, "image pixels");
@@ -86,9 +99,7 @@ static int png_decode(PngRead *s, Image *img) {
     int depth, color, interlace;
     png_get_IHDR(s->png, s->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     if (!size_ok(w, h)) {
-        snprintf(s->msg, sizeof s->msg,
-                 "image size %lu x %lu is out of range (at most %d per side, %lld pixels)", (unsigned long)w,
-                 (unsigned long)h, IMAGE_MAX_SIDE, (long long)IMAGE_MAX_PIXELS);
+        size_message(s->msg, sizeof s->msg, (unsigned long)w, (unsigned long)h);
         png_error(s->png, s->msg);
     }
     /* OpenCV's choices: keep the high byte of 16-bit samples, expand
@@ -178,10 +189,8 @@ static int jpeg_decode(JpegRead *s, const uint8_t *data, size_t size, Image *img
     jpeg_mem_src(&s->cinfo, data, (unsigned long)size);
     jpeg_read_header(&s->cinfo, TRUE);
     if (!size_ok(s->cinfo.image_width, s->cinfo.image_height)) {
-        snprintf(s->msg, sizeof s->msg,
-                 "image size %u x %u is out of range (at most %d per side, %lld pixels)",
-                 (unsigned)s->cinfo.image_width, (unsigned)s->cinfo.image_height, IMAGE_MAX_SIDE,
-                 (long long)IMAGE_MAX_PIXELS);
+        size_message(s->msg, sizeof s->msg, (unsigned long)s->cinfo.image_width,
+                     (unsigned long)s->cinfo.image_height);
         return -1;
     }
     int gray = s->cinfo.num_components == 1;

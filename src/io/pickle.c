@@ -732,10 +732,12 @@ static int torch_convert(Vm *vm, const Value *root, TorchPickle *out) {
     for (size_t i = 0; i < n; i++) {
         const Value *k = root->items[2 * i], *v = root->items[2 * i + 1];
         if (k->kind != V_STR) return fail(vm, "state dict entry %zu has a key that is not a string", i);
+        /* checked before torch_ref reads the tensor's storage */
+        if (v->kind != V_TENSOR)
+            return fail(vm, "state dict entry '%.*s' is not a tensor", (int)(k->len < 200 ? k->len : 200),
+                        (const char *)k->bytes);
         out->count++;
         if (torch_ref(vm, v, k, &out->tensors[i])) return -1;
-        if (v->kind != V_TENSOR)
-            return fail(vm, "state dict entry '%s' is not a tensor", out->tensors[i].name);
     }
     return 0;
 }

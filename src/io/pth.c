@@ -9,6 +9,7 @@
  * and the total output is bounded before anything is allocated. */
 #include "anomaly/error.h"
 #include "anomaly/json.h"
+#include "anomaly/limits.h"
 #include "anomaly/safetensors.h"
 #include "io_internal.h"
 
@@ -16,8 +17,8 @@
 #include <string.h>
 
 /* A state dict rarely grows when its views are gathered; expanded (stride 0)
- * tensors could, so the output is bounded by this plus 4x the file. */
-#define PTH_OUTPUT_SLACK ((uint64_t)256 << 20)
+ * tensors could, so the output is bounded by LIMIT_TENSOR_BYTES or 4x the
+ * file, whichever is more. */
 
 int pth_is_zip(const uint8_t *p, size_t n) { return n >= 4 && memcmp(p, "PK\x03\x04", 4) == 0; }
 
@@ -105,7 +106,8 @@ int pth_to_safetensors(const char *path, const uint8_t *p, size_t n, unsigned ch
         free(owned);
     }
     /* Check every view against its storage and bound the output. */
-    uint64_t total = 0, limit = PTH_OUTPUT_SLACK + 4 * (uint64_t)n;
+    uint64_t total = 0, limit = (uint64_t)limit_get(LIMIT_TENSOR_BYTES);
+    if (limit < 4 * (uint64_t)n) limit = 4 * (uint64_t)n;
     Storage *st = xcalloc(tp.count + 1, sizeof *st, "a storage list");
     size_t n_st = 0;
     for (size_t i = 0; i < tp.count && !rc; i++) {
@@ -119,8 +121,8 @@ int pth_to_safetensors(const char *path, const uint8_t *p, size_t n, unsigned ch
             rc = error_format(err, errlen, "%s: tensor '%s' reaches element %llu of a storage of %lld", path, name,
                               (unsigned long long)last, (long long)r->storage_numel);
         else if ((total += numel * es) > limit)
-            rc = error_format(err, errlen, "%s: the tensors would take more than %llu bytes", path,
-                              (unsigned long long)limit);
+            rc = error_format(err, errlen, "%s: the tensors would take more than %llu bytes (%s, or 4x the file)",
+                              path, (unsigned long long)limit, limit_env_name(LIMIT_TENSOR_BYTES));
         size_t s = 0;
         while (s < n_st && strcmp(st[s].key, r->storage_key) != 0) s++;
         if (!rc && s < n_st && (st[s].dtype != r->dtype || st[s].numel != r->storage_numel))

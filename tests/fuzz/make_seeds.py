@@ -118,3 +118,13 @@ def ours():
 
 
 put("safetensors", "ours_crc.safetensors", ours())
+
+# pth: the .pth fixtures (dtypes, strided and shared storages, deflated,
+# ZIP64, a refused global, an expanded view) and two bare data.pkl
+import zipfile
+
+for f in ("state.pth", "deflated.pth", "zip64.pth", "evil.pth", "features.pth", "expanded.pth"):
+    copy("pth", os.path.join("tests/fixtures/pth", f))
+for f in ("state", "features"):
+    z = zipfile.ZipFile(os.path.join("tests/fixtures/pth", f + ".pth"))
+    put("pth", f + ".pkl", z.read(next(n for n in z.namelist() if n.endswith("/data.pkl"))))
