@@ -17,19 +17,7 @@ if [ ! -x "$bin" ]; then
 fi
 tmp=$(mktemp -d /tmp/anomaly_limits.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-problems=()
-note() { problems+=("$1"); }
-report() {
-    if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1"
-    else
-        printf '  %s\n' "${problems[@]}"
-        echo "FAIL $1: details above"
-        failed=1
-    fi
-    problems=()
-}
+. tests/lib.sh
 # $1 what, $2 VAR=value, $3 text the one error line must hold (a regex), rest the command
 refused() {
     local what=$1 setting=$2 want=$3
