@@ -12,7 +12,8 @@ PadGeom dconv_pad_geom(const Conv2dShape *s) {
     g.owv = (s->ow + VLANES - 1) / VLANES * VLANES;
     g.hp = s->h + s->pad_t + s->pad_b;
     g.wq = (wp + s->sw - 1) / s->sw;
-    if (g.owv + (s->kw - 1) / s->sw > g.wq) g.wq = g.owv + (s->kw - 1) / s->sw;
+    const int owmax = (s->ow + DCONV_MAX_LANES - 1) / DCONV_MAX_LANES * DCONV_MAX_LANES;
+    if (owmax + (s->kw - 1) / s->sw > g.wq) g.wq = owmax + (s->kw - 1) / s->sw;
     g.rs = s->sw * g.wq;
     g.kk = s->kh * s->kw;
     return g;
@@ -84,7 +85,7 @@ DoutGeom dconv_dout_geom(const Conv2dShape *s, PadGeom g) {
     int last = (s->pad_t + s->h - 1) / s->sh;
     if (last < s->oh - 1) last = s->oh - 1;
     d.rows = d.top + last + 1;
-    d.cols = d.left + g.wq + VLANES;
+    d.cols = d.left + g.wq + DCONV_MAX_LANES;
     return d;
 }
 

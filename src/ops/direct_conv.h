@@ -19,6 +19,11 @@
  * column ox * sw + kx, i.e. segment kx % sw at index ox + kx / sw, so every
  * stride reads consecutive memory. Each segment has room for the last,
  * partial vector of output columns to read past the row (zeros). */
+/* The widest vector any direct kernel reads (grouped_body.h's AVX-512
+ * variant: 64 bytes), whatever vec.h's VLANES: the planes' room past the
+ * last output column is sized for it. */
+#define DCONV_MAX_LANES ((int)(64 / sizeof(real)))
+
 typedef struct PadGeom {
     int hp;   /* rows: h + pad_t + pad_b */
     int wq;   /* entries per phase segment */
