@@ -8,10 +8,13 @@ typedef struct ActCtx {
     Tensor *x, *y; /* input and output, same shape */
 } ActCtx;
 
-/* Runs the forward kernel into a new tensor and records `backward`. */
+/* Runs the forward kernel into a new tensor and records `backward`; with
+ * `inplace` (inference only) the output overwrites x and is x (each value
+ * is read before it is written). */
 static Tensor *act_apply(Tape *t, Tensor *x, const char *op,
-                         void (*forward)(real *, const real *, size_t), TapeBackwardFn backward) {
-    Tensor *y = tape_tensor(t, x->n, x->c, x->h, x->w);
+                         void (*forward)(real *, const real *, size_t), TapeBackwardFn backward,
+                         int inplace) {
+    Tensor *y = inplace ? x : tape_tensor(t, x->n, x->c, x->h, x->w);
     const double start = profile_start();
     forward(y->data, x->data, tensor_numel(x));
     profile_stop(start, op, NULL, PROFILE_FORWARD);
@@ -54,35 +57,25 @@ static void sigmoid_node_backward(Tape *t, void *ctx) {
 Tensor *ag_swish(Tape *t, Tensor *x) {
     Tensor *y = ag_batchnorm2d_then_act(t, x, BN_ACT_SWISH);
     if (y) return y;
-    return act_apply(t, x, "swish", swish_forward, swish_node_backward);
+    return act_apply(t, x, "swish", swish_forward, swish_node_backward, 0);
 }
 
 Tensor *ag_relu(Tape *t, Tensor *x) {
     Tensor *y = ag_batchnorm2d_then_act(t, x, BN_ACT_RELU);
     if (y) return y;
-    return act_apply(t, x, "relu", relu_forward, relu_node_backward);
+    return act_apply(t, x, "relu", relu_forward, relu_node_backward, 0);
 }
 
 Tensor *ag_sigmoid(Tape *t, Tensor *x) {
-    return act_apply(t, x, "sigmoid", sigmoid_forward, sigmoid_node_backward);
-}
-
-/* Inference: the activation overwrites x (each value is read before it is
- * written); recording: the plain op. */
-static Tensor *act_inplace(Tensor *x, const char *op,
-                           void (*forward)(real *, const real *, size_t)) {
-    const double start = profile_start();
-    forward(x->data, x->data, tensor_numel(x));
-    profile_stop(start, op, NULL, PROFILE_FORWARD);
-    return x;
+    return act_apply(t, x, "sigmoid", sigmoid_forward, sigmoid_node_backward, 0);
 }
 
 Tensor *ag_swish_inplace(Tape *t, Tensor *x) {
-    if (t->recording) return ag_swish(t, x);
-    return act_inplace(x, "swish", swish_forward);
+    if (t->recording) return ag_swish(t, x); /* may fuse with its BatchNorm */
+    return act_apply(t, x, "swish", swish_forward, swish_node_backward, 1);
 }
 
 Tensor *ag_relu_inplace(Tape *t, Tensor *x) {
     if (t->recording) return ag_relu(t, x);
-    return act_inplace(x, "relu", relu_forward);
+    return act_apply(t, x, "relu", relu_forward, relu_node_backward, 1);
 }

@@ -25,14 +25,16 @@ static void add_backward_node(Tape *t, void *p) {
     add_backward(da, db, c->out->grad, tensor_numel(c->out));
 }
 
-Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) {
+/* With `inplace` (inference only) the sum overwrites a and is a. */
+static Tensor *add_apply(Tape *t, Tensor *a, Tensor *b, int inplace) {
     if (!same_shape(a, b))
         fatal("add: shapes differ: [%d, %d, %d, %d] and [%d, %d, %d, %d]", a->n, a->c, a->h,
               a->w, b->n, b->c, b->h, b->w);
-    Tensor *out = tape_tensor(t, a->n, a->c, a->h, a->w);
+    Tensor *out = inplace ? a : tape_tensor(t, a->n, a->c, a->h, a->w);
     const double start = profile_start();
     add_forward(out->data, a->data, b->data, tensor_numel(a));
     profile_stop(start, "add", NULL, PROFILE_FORWARD);
+    if (inplace) return out;
     out->requires_grad = t->recording && (a->requires_grad || b->requires_grad);
     if (out->requires_grad) {
         AddCtx *c = tape_ctx(t, sizeof *c);
@@ -45,16 +47,9 @@ Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) {
     return out;
 }
 
-Tensor *ag_add_inplace(Tape *t, Tensor *a, Tensor *b) {
-    if (t->recording) return ag_add(t, a, b);
-    if (!same_shape(a, b))
-        fatal("add: shapes differ: [%d, %d, %d, %d] and [%d, %d, %d, %d]", a->n, a->c, a->h,
-              a->w, b->n, b->c, b->h, b->w);
-    const double start = profile_start();
-    add_forward(a->data, a->data, b->data, tensor_numel(a)); /* a += b */
-    profile_stop(start, "add", NULL, PROFILE_FORWARD);
-    return a;
-}
+Tensor *ag_add(Tape *t, Tensor *a, Tensor *b) { return add_apply(t, a, b, 0); }
+
+Tensor *ag_add_inplace(Tape *t, Tensor *a, Tensor *b) { return add_apply(t, a, b, !t->recording); }
 
 /* ------------------------------------------------------------------------ */
 
@@ -71,14 +66,16 @@ static void channel_scale_backward_node(Tape *t, void *p) {
     channel_scale_backward(dx, ds, c->out->grad, x->data, c->s->data, x->n, x->c, x->h * x->w);
 }
 
-Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) {
+/* With `inplace` (inference only) the product overwrites x and is x. */
+static Tensor *channel_scale_apply(Tape *t, Tensor *x, Tensor *s, int inplace) {
     if (s->n != x->n || s->c != x->c || s->h != 1 || s->w != 1)
         fatal("channel scale: scale [%d, %d, %d, %d] does not fit input [%d, %d, %d, %d]", s->n,
               s->c, s->h, s->w, x->n, x->c, x->h, x->w);
-    Tensor *out = tape_tensor(t, x->n, x->c, x->h, x->w);
+    Tensor *out = inplace ? x : tape_tensor(t, x->n, x->c, x->h, x->w);
     const double start = profile_start();
     channel_scale_forward(out->data, x->data, s->data, x->n, x->c, x->h * x->w);
     profile_stop(start, "channel_scale", NULL, PROFILE_FORWARD);
+    if (inplace) return out;
     out->requires_grad = t->recording && (x->requires_grad || s->requires_grad);
     if (out->requires_grad) {
         ChannelScaleCtx *c = tape_ctx(t, sizeof *c);
@@ -91,15 +88,10 @@ Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) {
     return out;
 }
 
+Tensor *ag_channel_scale(Tape *t, Tensor *x, Tensor *s) { return channel_scale_apply(t, x, s, 0); }
+
 Tensor *ag_channel_scale_inplace(Tape *t, Tensor *x, Tensor *s) {
-    if (t->recording) return ag_channel_scale(t, x, s);
-    if (s->n != x->n || s->c != x->c || s->h != 1 || s->w != 1)
-        fatal("channel scale: scale [%d, %d, %d, %d] does not fit input [%d, %d, %d, %d]", s->n,
-              s->c, s->h, s->w, x->n, x->c, x->h, x->w);
-    const double start = profile_start();
-    channel_scale_forward(x->data, x->data, s->data, x->n, x->c, x->h * x->w);
-    profile_stop(start, "channel_scale", NULL, PROFILE_FORWARD);
-    return x;
+    return channel_scale_apply(t, x, s, !t->recording);
 }
 
 /* ------------------------------------------------------------------------ */
