@@ -194,6 +194,23 @@ VEC_DISPATCH_VOID(drop_connect_span, (real *y, const real *x, real kp, real kv, 
     }
 }
 
+/* drop_connect_span over y, x [n, inner] in fixed chunks of EW_CHUNK
+ * elements, each cut into pieces of one sample. */
+static void drop_connect_chunks(real *y, const real *x, const uint8_t *keep, real kp, int n,
+                                size_t inner, int backward) {
+    const size_t total = (size_t)n * inner;
+    const long chunks = (long)((total + EW_CHUNK - 1) / EW_CHUNK);
+#pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
+    for (long k = 0; k < chunks; k++) {
+        for (size_t lo = (size_t)k * EW_CHUNK, end = lo + EW_CHUNK < total ? lo + EW_CHUNK : total;
+             lo < end;) {
+            const size_t i = lo / inner, hi = (i + 1) * inner < end ? (i + 1) * inner : end;
+            drop_connect_span(y + lo, x + lo, kp, (real)keep[i], hi - lo, backward);
+            lo = hi;
+        }
+    }
+}
+
 /* out, inp [n, inner]; keep [n] (1 keep, 0 drop) */
 void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real rate,
                           int n, size_t inner) {
@@ -201,19 +218,7 @@ void drop_connect_forward(real *out, const real *inp, const uint8_t *keep, real 
         drop_connect_forward_ref(out, inp, keep, rate, n, inner);
         return;
     }
-    real kp = keep_prob(rate);
-    size_t total = (size_t)n * inner;
-    const long chunks = (long)((total + EW_CHUNK - 1) / EW_CHUNK);
-#pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
-    for (long k = 0; k < chunks; k++) {
-        /* pieces of one sample each */
-        for (size_t lo = (size_t)k * EW_CHUNK, end = lo + EW_CHUNK < total ? lo + EW_CHUNK : total;
-             lo < end;) {
-            const size_t i = lo / inner, hi = (i + 1) * inner < end ? (i + 1) * inner : end;
-            drop_connect_span(out + lo, inp + lo, kp, (real)keep[i], hi - lo, 0);
-            lo = hi;
-        }
-    }
+    drop_connect_chunks(out, inp, keep, keep_prob(rate), n, inner, 0);
 }
 
 /* dinp, dout [n, inner]; keep [n] */
@@ -223,18 +228,7 @@ void drop_connect_backward(real *dinp, const real *dout, const uint8_t *keep, re
         drop_connect_backward_ref(dinp, dout, keep, rate, n, inner);
         return;
     }
-    real kp = keep_prob(rate);
-    size_t total = (size_t)n * inner;
-    const long chunks = (long)((total + EW_CHUNK - 1) / EW_CHUNK);
-#pragma omp parallel for schedule(static) if (total >= EW_PARALLEL_MIN)
-    for (long k = 0; k < chunks; k++) {
-        for (size_t lo = (size_t)k * EW_CHUNK, end = lo + EW_CHUNK < total ? lo + EW_CHUNK : total;
-             lo < end;) {
-            const size_t i = lo / inner, hi = (i + 1) * inner < end ? (i + 1) * inner : end;
-            drop_connect_span(dinp + lo, dout + lo, kp, (real)keep[i], hi - lo, 1);
-            lo = hi;
-        }
-    }
+    drop_connect_chunks(dinp, dout, keep, keep_prob(rate), n, inner, 1);
 }
 
 /* ------------------------------------------------------------------------ */
