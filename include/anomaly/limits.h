@@ -33,8 +33,8 @@ int64_t limit_get(LimitId id);
 void limit_set(LimitId id, int64_t value);
 /* The variable's name, e.g. "ANOMALY_MAX_IMAGE_PIXELS". */
 const char *limit_env_name(LimitId id);
-/* Reads every variable; 0, or -1 with one line naming the variable, its
- * value and the allowed range in err. */
-int limits_from_env(char *err, size_t errlen);
+/* NULL, or one line naming the bad variable, its value and the allowed
+ * range (the variables are read once, at start-up). */
+const char *limits_env_error(void);
 
 #endif

@@ -70,9 +70,8 @@ static void print_help(void) {
 int main(int argc, char **argv) {
     blas_init();
     argc = take_exact_flag(argc, argv);
-    char limits_err[256];
-    if (limits_from_env(limits_err, sizeof limits_err)) {
-        fprintf(stderr, "anomaly: error: %s\n", limits_err);
+    if (limits_env_error()) {
+        fprintf(stderr, "anomaly: error: %s\n", limits_env_error());
         return 2;
     }
     if (argc < 2) {

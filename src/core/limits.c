@@ -16,12 +16,13 @@ static const struct {
 };
 
 static int64_t value[LIMIT_COUNT];
-static int overridden[LIMIT_COUNT];
-static char env_error[256]; /* a bad variable, reported by limit_get */
+static char env_error[256]; /* a bad variable: limits_env_error, fatal in limit_get */
 
 const char *limit_env_name(LimitId id) { return table[id].env; }
 
-int limits_from_env(char *err, size_t errlen) {
+/* Reads every variable into value; on a bad one leaves value as it was and
+ * returns -1 with one line in err. */
+static int limits_from_env(char *err, size_t errlen) {
     int64_t v[LIMIT_COUNT];
     for (int i = 0; i < LIMIT_COUNT; i++) {
         const char *s = getenv(table[i].env);
@@ -35,8 +36,7 @@ int limits_from_env(char *err, size_t errlen) {
                                 table[i].env, s, (long long)table[i].most, (long long)table[i].def);
         v[i] = (int64_t)x;
     }
-    for (int i = 0; i < LIMIT_COUNT; i++)
-        if (!overridden[i]) value[i] = v[i];
+    for (int i = 0; i < LIMIT_COUNT; i++) value[i] = v[i];
     return 0;
 }
 
@@ -49,12 +49,11 @@ static void limits_at_start(void) {
     if (limits_from_env(env_error, sizeof env_error) == 0) env_error[0] = '\0';
 }
 
+const char *limits_env_error(void) { return env_error[0] ? env_error : NULL; }
+
 int64_t limit_get(LimitId id) {
     if (env_error[0]) fatal("%s", env_error);
     return value[id] ? value[id] : table[id].def;
 }
 
-void limit_set(LimitId id, int64_t v) {
-    value[id] = v;
-    overridden[id] = 1;
-}
+void limit_set(LimitId id, int64_t v) { value[id] = v; }
