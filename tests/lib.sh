@@ -6,11 +6,12 @@
 failed=0
 problems=()
 note() { problems+=("$1"); }
-report() { # $1 name: ok when nothing was noted since the last report
+report() { # $1 name, $2 optional detail: ok when nothing was noted since the last report
     if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1"
+        echo "ok $1${2:+ ($2)}"
     else
-        printf '  %s\n' "${problems[@]}"
+        printf '  %s\n' "${problems[@]:0:20}"
+        [ ${#problems[@]} -gt 20 ] && echo "  ... and $((${#problems[@]} - 20)) more"
         echo "FAIL $1: details above"
         failed=1
     fi

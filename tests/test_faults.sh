@@ -20,6 +20,7 @@
 # Prints ok/FAIL/skip lines like the C tests.
 set -u
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 bin=${ANOMALY_BIN:-build/f32/anomaly}
 names="faults_synth faults_folds_make faults_train faults_train_kill faults_test faults_ensemble faults_average"
 
@@ -42,19 +43,7 @@ tmp=$(mktemp -d /tmp/anomaly_faults_sh.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 export ANOMALY_KEEP_ENV=1 GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
-failed=0
-problems=()
-note() { problems+=("$1"); }
-report() {
-    if [ ${#problems[@]} -eq 0 ]; then
-        echo "ok $1${2:+ ($2)}"
-    else
-        printf '  %s\n' "${problems[@]}" | head -n 20
-        echo "FAIL $1: details above"
-        failed=1
-    fi
-    problems=()
-}
+. "$repo/tests/lib.sh"
 
 # Runs the command under the shim: $1 fault ("" = none, only count), rest the command.
 faulty() {
@@ -130,14 +119,7 @@ every_fault() {
 }
 
 # ---- the data: 24 images of 3 classes, as tests/test_train.sh makes them ----
-if ! "$bin" synth --out syn --train 176 --test 4 --size 32 > /dev/null 2> synth.err; then
-    for n in $names; do echo "FAIL $n: anomaly synth failed: $(head -n 1 synth.err)"; done
-    exit 1
-fi
-mkdir -p d/train
-cp -r syn/test syn/test_df.csv syn/sample_submission.csv d/
-awk -F, 'NR == 1 || $3 == "bottle" || $3 == "screw" || $3 == "toothbrush"' syn/train/train_df.csv > d/train/train_df.csv
-for f in $(awk -F, 'NR > 1 { print $2 }' d/train/train_df.csv); do cp "syn/train/$f" d/train/; done
+small_train_set "$bin" . 4
 
 mkdir -p s
 every_fault faults_synth s/out "$bin" synth --out s/out --train 176 --test 4 --size 16 --sheet --force
@@ -147,20 +129,6 @@ every_fault faults_folds_make fm/3-Fold_idx.npy "$bin" folds make --data_path d 
 # ---- train: every fault, then --resume must give the uninterrupted bytes ----
 common="--data_path d --arch 0 --img_size 32 --batch_size 8 --epochs 2 --fold 3 --folds 1 --lr 1e-3 --progress off --threads 2"
 run_dir=0/Fold1_E0
-payload() { # a state file without its header (which logs wall-clock seconds)
-    local h
-    h=$(od -An -t u8 -N8 "$1" | tr -d ' ')
-    tail -c +$((9 + h)) "$1"
-}
-same_run() { # $1 $2 run dirs, $3 what
-    local f
-    for f in $(cd "$1" && ls model_*.safetensors); do
-        cmp -s "$1/$f" "$2/$f" || note "$3: $f differs or is missing"
-    done
-    cmp -s <(payload "$1/train_state.safetensors") <(payload "$2/train_state.safetensors") ||
-        note "$3: train_state.safetensors differs"
-    [ -f "$2/done" ] || note "$3: no done marker"
-}
 trials=0
 if ! faulty "" "$bin" train $common --results ra > ra.out 2> ra.err; then
     note "clean run failed: $(tail -n 2 ra.err)"
