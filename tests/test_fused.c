@@ -377,11 +377,12 @@ static void test_ag_batchnorm2d_act(void) {
                 out = ag_swish(&t, tape_bn(&t, &b, &k, x));
             }
             memcpy(tape_grad(&t, out), k.w, m * sizeof(real));
-            tape_backward(&t, out, 0);
             res[explicit_op] = new_real(ng + m + 2 * (size_t)c);
+            /* the output before backward, which may reuse its memory */
+            memcpy(res[explicit_op] + ng, out->data, m * sizeof(real));
+            tape_backward(&t, out, 0);
             memcpy(res[explicit_op], x->grad, m * sizeof(real));
             memcpy(res[explicit_op] + m, b.p.grad, 2 * (size_t)c * sizeof(real));
-            memcpy(res[explicit_op] + ng, out->data, m * sizeof(real));
             memcpy(res[explicit_op] + ng + m, params_data(&b.p, b.rmean), c * sizeof(real));
             memcpy(res[explicit_op] + ng + m + c, params_data(&b.p, b.rvar), c * sizeof(real));
             CHECK(*params_counter(&b.p, b.count) == train, "num_batches_tracked %lld",

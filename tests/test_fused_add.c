@@ -236,12 +236,13 @@ static real *tape_run(const Case *k, int train, int fused_op) {
                                  r));
     out = ag_add(&t, out, r);
     memcpy(tape_grad(&t, out), k->w, m * sizeof(real));
-    tape_backward(&t, out, 0);
     real *res_v = new_real(3 * m + 4 * (size_t)c);
+    /* the output before backward, which may reuse its memory */
+    memcpy(res_v + 2 * m + 2 * c, out->data, m * sizeof(real));
+    tape_backward(&t, out, 0);
     memcpy(res_v, x->grad, m * sizeof(real));
     memcpy(res_v + m, res->grad, m * sizeof(real));
     memcpy(res_v + 2 * m, b.p.grad, 2 * (size_t)c * sizeof(real));
-    memcpy(res_v + 2 * m + 2 * c, out->data, m * sizeof(real));
     memcpy(res_v + 3 * m + 2 * c, rm, c * sizeof(real));
     memcpy(res_v + 3 * m + 3 * c, rv, c * sizeof(real));
     CHECK(*cnt == train, "num_batches_tracked %lld", (long long)*cnt);

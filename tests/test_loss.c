@@ -310,13 +310,13 @@ static void test_autograd_matches_kernels(void) {
     Tensor *loss = ag_label_smoothing(&t, logits, (int[]){0, 2, 4, 2}, (real)0.1, 88);
     labels[0] = 0;
     CHECK(loss->n == 1 && loss->c == 1 && loss->h == 1 && loss->w == 1, "loss must be [1,1,1,1]");
-    tape_backward(&t, loss, 2);
-
+    /* the outputs before backward, which may reuse their memory */
     real want_logits[N * C], dlog[N * C] = {0}, dcos[N * C] = {0};
     arcface_forward(want_logits, cs, labels, target, N, C, (real)0.1, 8);
     CHECK_CLOSE("ArcFace output", logits->data, want_logits, N * C, 0);
     double lv = label_smoothing_forward(want_logits, labels, N, C, (real)0.1, 88);
     CHECK(loss->data[0] == (real)lv, "loss %.9g, kernel %.9g", (double)loss->data[0], lv);
+    tape_backward(&t, loss, 2);
     label_smoothing_backward(dlog, want_logits, labels, N, C, (real)0.1, 88, 2);
     arcface_backward(dcos, dlog, cs, labels, target, N, C, (real)0.1, 8);
     CHECK(x->grad != NULL, "no gradient reached the cosines");
@@ -327,10 +327,10 @@ static void test_autograd_matches_kernels(void) {
     x = tape_wrap(&t, cs, N, C, 1, 1);
     x->requires_grad = 1;
     loss = ag_cross_entropy(&t, x, labels);
+    CHECK(loss->data[0] == (real)cross_entropy_forward(cs, labels, N, C), "CE value");
     tape_backward(&t, loss, 1);
     real dce[N * C] = {0};
     cross_entropy_backward(dce, cs, labels, N, C, 1);
-    CHECK(loss->data[0] == (real)cross_entropy_forward(cs, labels, N, C), "CE value");
     if (x->grad) CHECK_CLOSE("d CE / d logits", x->grad, dce, N * C, 0);
 
     /* Inference: the same value, nothing recorded. */

@@ -481,9 +481,10 @@ static void test_threads_bitwise(void) {
         Tape t;
         tape_init(&t, &a);
         Tensor *y = forward(m, &t, x, n, hw, 1, 1);
-        tape_backward(&t, ag_cross_entropy(&t, y, labels), 1);
+        /* backward reuses the activations' memory: the logits first */
         out[run] = malloc(sizeof(real) * tensor_numel(y));
         memcpy(out[run], y->data, sizeof(real) * tensor_numel(y));
+        tape_backward(&t, ag_cross_entropy(&t, y, labels), 1);
         grad[run] = malloc(sizeof(real) * m->params.n_param);
         memcpy(grad[run], m->params.grad, sizeof(real) * m->params.n_param);
         tape_free(&t);

@@ -41,4 +41,18 @@ typedef struct ArenaMark {
 ArenaMark arena_mark(const Arena *a);
 void arena_release(Arena *a, ArenaMark m);
 
+/* Reuse of dead space below the top, for training's backward pass (tape.c):
+ * when everything allocated between the marks `floor` and `*frontier` is
+ * no longer needed, arena_take_below hands out `bytes` from the top end of
+ * that range and lowers *frontier, or returns NULL when the range has no
+ * contiguous room left. The range may span the main block and overflow
+ * chunks; a piece of it too small for the request but alone in its segment
+ * is passed to spill (if not NULL) before the search moves down. The arena's
+ * top (arena_alloc, arena_release) is not touched. */
+typedef void (*ArenaSpillFn)(void *user, void *block, size_t bytes);
+void *arena_take_below(Arena *a, ArenaMark floor, ArenaMark *frontier, size_t bytes,
+                       ArenaSpillFn spill, void *user);
+/* memset of every byte between the marks lo <= hi (a test's poison). */
+void arena_fill_between(Arena *a, ArenaMark lo, ArenaMark hi, int byte);
+
 #endif

@@ -31,6 +31,13 @@ void conv_set_static_same(Conv *c, int image_size);
  * split pad//2 before, the rest after. */
 void same_pads(int i, int k, int s, int d, int *before, int *after);
 Tensor *conv_apply(Tape *t, const ParamTable *p, const Conv *c, Tensor *x);
+/* conv_apply for an output whose one consumer is the BatchNorm applied
+ * right after, itself kept or transient but not another transient
+ * convolution output's reader in between: a training step does not keep it
+ * but recomputes it from x in backward (ag_conv2d_transient), bit for bit,
+ * at the price of running the convolution's forward once more. x must be
+ * kept (or a transient BatchNorm output). */
+Tensor *conv_apply_transient(Tape *t, const ParamTable *p, const Conv *c, Tensor *x);
 
 typedef struct BatchNorm {
     char name[LAYER_NAME_MAX];

@@ -8,16 +8,19 @@
 #include <stddef.h>
 #include "real.h"
 
+struct Tape;
+
 typedef struct Tensor {
     real *data;   /* [n, c, h, w] */
     real *grad;   /* same shape; NULL until backward needs it */
     int n, c, h, w;
     int requires_grad; /* 1: backward computes grad for this tensor */
     /* Set on a training activation kept only until its consumer has read
-     * it (it lives in the tape's shared recompute buffer): writes the
-     * values again, bit for bit, into out. See tape_input(). */
-    void (*recompute)(const void *ctx, real *out);
+     * it (it lives in one of the tape's recompute buffers, recompute_slot):
+     * writes the values again, bit for bit, into out. See tape_input(). */
+    void (*recompute)(struct Tape *t, const void *ctx, real *out);
     const void *recompute_ctx;
+    int recompute_slot;
 } Tensor;
 
 static inline size_t tensor_numel(const Tensor *t) {

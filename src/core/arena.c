@@ -53,7 +53,10 @@ static void note_peak(Arena *a) {
 
 void *arena_alloc(Arena *a, size_t bytes) {
     bytes = round_up(bytes ? bytes : 1);
-    if (a->used + bytes <= a->cap) {
+    /* Once overflow chunks exist everything goes to them, so that allocation
+     * order is address order within the main block and then chunk by chunk
+     * (arena_take_below walks it). */
+    if (!a->extra && a->used + bytes <= a->cap) {
         void *p = a->base + a->used;
         a->used += bytes;
         note_peak(a);
@@ -113,5 +116,51 @@ void arena_release(Arena *a, ArenaMark m) {
     if (a->extra && m.extra_used <= a->extra->used) {
         a->extra_used -= a->extra->used - m.extra_used;
         a->extra->used = m.extra_used;
+    }
+}
+
+/* ---- space below a frontier (see arena.h) ---- */
+
+/* The bytes of segment `m` (the main block or an overflow chunk) and m's
+ * offset in it. */
+static char *seg_mem(const Arena *a, ArenaMark m) { return m.extra ? m.extra->mem : a->base; }
+static size_t seg_off(ArenaMark m) { return m.extra ? m.extra_used : m.used; }
+
+/* Moves m to the end of the segment allocated before its own; 0 if none. */
+static int seg_prev(const Arena *a, ArenaMark *m) {
+    if (!m->extra) return 0;
+    ArenaChunk *older = m->extra->next;
+    m->extra = older;
+    m->extra_used = older ? older->used : 0;
+    m->used = a->used;
+    return 1;
+}
+
+void *arena_take_below(Arena *a, ArenaMark floor, ArenaMark *frontier, size_t bytes,
+                       ArenaSpillFn spill, void *user) {
+    bytes = round_up(bytes ? bytes : 1);
+    for (;;) {
+        const int same = frontier->extra == floor.extra;
+        const size_t lo = same ? seg_off(floor) : 0, hi = seg_off(*frontier);
+        if (hi >= lo + bytes) {
+            if (frontier->extra)
+                frontier->extra_used -= bytes;
+            else
+                frontier->used -= bytes;
+            return seg_mem(a, *frontier) + hi - bytes;
+        }
+        if (same) return NULL;
+        /* the rest of this segment, below the frontier, is free as a whole */
+        if (spill && hi > lo) spill(user, seg_mem(a, *frontier) + lo, hi - lo);
+        if (!seg_prev(a, frontier)) return NULL;
+    }
+}
+
+void arena_fill_between(Arena *a, ArenaMark lo, ArenaMark hi, int byte) {
+    for (;;) {
+        const int same = hi.extra == lo.extra;
+        const size_t from = same ? seg_off(lo) : 0, to = seg_off(hi);
+        if (to > from) memset(seg_mem(a, hi) + from, byte, to - from);
+        if (same || !seg_prev(a, &hi)) return;
     }
 }

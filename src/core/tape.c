@@ -14,25 +14,48 @@ void tape_free(Tape *t) {
     free(t->nodes);
     t->nodes = NULL;
     t->count = t->cap = 0;
-    free(t->recompute_buf);
-    t->recompute_buf = NULL;
-    t->recompute_cap = 0;
+    for (int s = 0; s < TAPE_RECOMPUTE_SLOTS; s++) {
+        free(t->recompute_buf[s]);
+        t->recompute_buf[s] = NULL;
+        t->recompute_cap[s] = 0;
+        t->recompute_owner[s] = NULL;
+    }
 }
 
-real *tape_recompute_buffer(Tape *t, size_t n) {
-    if (n > t->recompute_cap) {
-        free(t->recompute_buf); /* nothing in it is needed any more */
-        t->recompute_buf = xmalloc(n * sizeof(real), "the recompute buffer");
-        t->recompute_cap = n;
+/* Slot s's buffer for a new owner of n values. */
+static real *slot_buffer(Tape *t, int s, size_t n) {
+    if (s < 0 || s >= TAPE_RECOMPUTE_SLOTS) fatal("tape: no recompute slot %d", s);
+    if (n > t->recompute_cap[s]) {
+        free(t->recompute_buf[s]); /* nothing in it is needed any more */
+        t->recompute_buf[s] = xmalloc(n * sizeof(real), "a recompute buffer");
+        t->recompute_cap[s] = n;
     }
-    return t->recompute_buf;
+    t->recompute_owner[s] = NULL;
+    return t->recompute_buf[s];
+}
+
+Tensor *tape_transient(Tape *t, int slot, int n, int c, int h, int w) {
+    Tensor *x = tape_wrap(t, NULL, n, c, h, w);
+    x->data = slot_buffer(t, slot, tensor_numel(x));
+    x->recompute_slot = slot;
+    x->requires_grad = t->recording;
+    t->recompute_owner[slot] = x;
+    return x;
 }
 
 const real *tape_input(Tape *t, Tensor *x) {
     if (!x->recompute) return x->data;
-    real *buf = tape_recompute_buffer(t, tensor_numel(x));
-    x->recompute(x->recompute_ctx, buf);
+    const int s = x->recompute_slot;
+    if (t->recompute_owner[s] == x) return x->data;
+    if (t->recompute_busy[s])
+        fatal("tape: recomputing a tensor needs recompute slot %d, which the tensor being "
+              "recomputed uses", s);
+    t->recompute_busy[s] = 1;
+    real *buf = slot_buffer(t, s, tensor_numel(x));
+    x->recompute(t, x->recompute_ctx, buf);
+    t->recompute_busy[s] = 0;
     x->data = buf;
+    t->recompute_owner[s] = x;
     return buf;
 }
 
@@ -46,6 +69,8 @@ typedef struct FreeGrad {
 void tape_reset(Tape *t) {
     t->count = 0;
     t->grad_free = NULL;
+    /* the tensors of the last step are gone (their addresses come again) */
+    for (int s = 0; s < TAPE_RECOMPUTE_SLOTS; s++) t->recompute_owner[s] = NULL;
     arena_reset(t->arena);
 }
 
@@ -84,6 +109,7 @@ void tape_push(Tape *t, const char *op, TapeBackwardFn fn, void *ctx) {
     t->nodes[t->count].op = op;
     t->nodes[t->count].layer = profile_enabled() ? profile_layer() : NULL;
     t->nodes[t->count].out = NULL;
+    t->nodes[t->count].mark = arena_mark(t->arena);
     t->count++;
 }
 
@@ -132,10 +158,16 @@ static void zero_bytes(void *p, size_t bytes) {
     }
 }
 
+static void spill_free(void *user, void *block, size_t bytes) {
+    if (bytes >= sizeof(FreeGrad)) give_free(user, block, bytes);
+}
+
 real *tape_grad(Tape *t, Tensor *x) {
     if (x->grad) return x->grad;
     const size_t bytes = tensor_numel(x) * sizeof(real);
     real *g = take_free(t, grad_bytes(x));
+    if (!g && t->in_backward)
+        g = arena_take_below(t->arena, t->dead_floor, &t->dead_frontier, bytes, spill_free, t);
     if (!g) g = arena_alloc(t->arena, bytes);
     zero_bytes(g, bytes);
     x->grad = g;
@@ -143,9 +175,14 @@ real *tape_grad(Tape *t, Tensor *x) {
 }
 
 void tape_backward(Tape *t, Tensor *loss, real seed) {
+    /* Nothing is dead yet: the range starts empty at the last node's push.
+     * What was allocated after it (copies the caller keeps) is never
+     * reused. */
+    t->dead_frontier = t->dead_floor = t->count ? t->nodes[t->count - 1].mark : arena_mark(t->arena);
     real *g = tape_grad(t, loss);
     size_t n = tensor_numel(loss);
     for (size_t i = 0; i < n; i++) g[i] += seed;
+    t->in_backward = !t->no_reuse;
     for (int i = t->count - 1; i >= 0; i--) {
         const TapeNode *node = &t->nodes[i];
         const double start = profile_start();
@@ -156,7 +193,14 @@ void tape_backward(Tape *t, Tensor *loss, real seed) {
             give_free(t, out->grad, grad_bytes(out));
             out->grad = NULL;
         }
+        if (i > 0) {
+            /* what nodes i.. allocated after node i-1's push is dead now */
+            const ArenaMark floor = t->nodes[i - 1].mark;
+            if (t->poison_dead) arena_fill_between(t->arena, floor, t->dead_floor, 0xff);
+            t->dead_floor = floor;
+        }
     }
+    t->in_backward = 0;
 }
 
 void tape_named(Tape *t, const char *name, const Tensor *x) {

@@ -44,7 +44,8 @@ void conv_set_static_same(Conv *c, int image_size) {
     c->same_dynamic = 0;
 }
 
-Tensor *conv_apply(Tape *t, const ParamTable *p, const Conv *c, Tensor *x) {
+static Tensor *conv_apply_impl(Tape *t, const ParamTable *p, const Conv *c, Tensor *x,
+                               int transient) {
     Conv2dShape s;
     memset(&s, 0, sizeof s);
     s.n = x->n;
@@ -80,9 +81,19 @@ Tensor *conv_apply(Tape *t, const ParamTable *p, const Conv *c, Tensor *x) {
         ba = arena_alloc(t->arena, sizeof *ba);
         *ba = b;
     }
-    Tensor *y = ag_conv2d(t, c->name, x, wa, ba, &s);
+    Tensor *y = transient ? ag_conv2d_transient(t, c->name, x, wa, ba, &s)
+                          : ag_conv2d(t, c->name, x, wa, ba, &s);
     tape_named(t, c->name, y);
     return y;
+}
+
+Tensor *conv_apply(Tape *t, const ParamTable *p, const Conv *c, Tensor *x) {
+    return conv_apply_impl(t, p, c, x, 0);
+}
+
+Tensor *conv_apply_transient(Tape *t, const ParamTable *p, const Conv *c, Tensor *x) {
+    /* a --dump or Grad-CAM hook may hold on to the output: keep it then */
+    return conv_apply_impl(t, p, c, x, !t->dump);
 }
 
 void bn_register(BatchNorm *b, ParamTable *t, const char *name, int c, real eps, real momentum) {

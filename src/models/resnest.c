@@ -103,7 +103,7 @@ static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn 
      * between: recomputed in backward, not kept (radix * C channels, the
      * widest tensor of the block) */
     x = bn_act_apply_transient(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
-    Tensor *gap = ag_global_avgpool(t, ag_radix_sum(t, x, s->radix));
+    Tensor *gap = ag_radix_sum_gap(t, x, s->radix);
     gap = bn_act_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap), BN_ACT_RELU);
     Tensor *attn = ag_radix_softmax(t, conv_apply(t, p, &s->fc2, gap), s->cardinality, s->radix);
     Tensor *out = ag_radix_weighted_sum(t, x, attn, s->radix);
@@ -117,7 +117,7 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const ResNetBlock *b,
     /* bn1's output has one reader, the split-attention convolution or,
      * with avd first, the average pool (whose backward needs no input):
      * recomputed in backward */
-    Tensor *out = bn_act_apply_transient(t, p, &k->bn1, conv_apply(t, p, &k->conv1, x),
+    Tensor *out = bn_act_apply_transient(t, p, &k->bn1, conv_apply_transient(t, p, &k->conv1, x),
                                          BN_ACT_RELU);
     if (k->avd_stride > 0) {
         Pool2dShape avd = {.kh = 3, .kw = 3, .sh = k->avd_stride, .sw = k->avd_stride,
@@ -126,7 +126,7 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const ResNetBlock *b,
         layer_named(t, out, "%s.avd_first", b->name);
     }
     out = split_attn_forward(t, p, &k->conv2, out);
-    out = conv_apply(t, p, &k->conv3, out);
+    out = conv_apply_transient(t, p, &k->conv3, out);
     Tensor *shortcut = x;
     if (k->has_downsample) {
         if (k->down_stride > 1) {

@@ -52,8 +52,10 @@ static Tensor *bottleneck_forward(Tape *t, const ParamTable *p, const ResNetBloc
                                   Tensor *x) {
     const Bottleneck *k = impl;
     (void)b;
-    /* each ReLU output feeds only the next convolution: recomputed in backward */
-    Tensor *out = bn_act_apply_transient(t, p, &k->bn1, conv_apply(t, p, &k->conv1, x), BN_ACT_RELU);
+    /* each ReLU output feeds only the next convolution, and conv1's output
+     * only bn1: recomputed in backward (conv1's from the block input) */
+    Tensor *out = conv_apply_transient(t, p, &k->conv1, x);
+    out = bn_act_apply_transient(t, p, &k->bn1, out, BN_ACT_RELU);
     out = bn_act_apply_transient(t, p, &k->bn2, conv_apply(t, p, &k->conv2, out), BN_ACT_RELU);
     out = conv_apply(t, p, &k->conv3, out);
     Tensor *shortcut = x;

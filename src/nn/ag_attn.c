@@ -1,8 +1,11 @@
 /* Autograd wrappers of the split-attention kernels. */
 #include "anomaly/ops/attn.h"
+#include "anomaly/ops/pool.h"
 #include "anomaly/error.h"
 #include "anomaly/profile.h"
 #include "dispatch.h"
+
+#include <string.h>
 
 typedef struct RadixCtx {
     Tensor *x, *attn, *out; /* attn: weighted sum only */
@@ -69,6 +72,47 @@ Tensor *ag_radix_sum(Tape *t, Tensor *x, int radix) {
     out->requires_grad = t->recording && x->requires_grad;
     if (out->requires_grad) {
         tape_push(t, "radix_sum", radix_sum_backward_node, radix_ctx(t, x, NULL, out, 1, radix, c));
+        tape_node_output(t, out);
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void radix_sum_gap_backward_node(Tape *t, void *p) {
+    RadixCtx *c = p;
+    if (!c->out->grad || !c->x->requires_grad) return;
+    const Tensor *x = c->x;
+    const int n = x->n, hw = x->h * x->w;
+    real *dx = tape_grad(t, c->x);
+    /* the sum's gradient as the two nodes had it: zeroed, then the pool's */
+    ArenaMark m = arena_mark(t->arena);
+    const size_t count = (size_t)n * c->inner * hw;
+    real *dsum = arena_alloc(t->arena, count * sizeof(real));
+    memset(dsum, 0, count * sizeof(real));
+    global_avgpool_backward(dsum, c->out->grad, n, c->inner, hw);
+    radix_sum_backward(dx, dsum, n, c->radix, c->inner, hw);
+    arena_release(t->arena, m);
+}
+
+Tensor *ag_radix_sum_gap(Tape *t, Tensor *x, int radix) {
+    if (radix <= 0 || x->c % radix != 0)
+        fatal("radix sum: %d channels do not split into radix %d", x->c, radix);
+    const int c = x->c / radix, hw = x->h * x->w;
+    Tensor *out = tape_tensor(t, x->n, c, 1, 1);
+    ArenaMark m = arena_mark(t->arena);
+    real *sum = arena_alloc(t->arena, (size_t)x->n * c * hw * sizeof(real));
+    double start = profile_start();
+    radix_sum_forward(sum, x->data, x->n, radix, c, hw);
+    profile_stop(start, "radix_sum", NULL, PROFILE_FORWARD);
+    start = profile_start();
+    global_avgpool_forward(out->data, sum, x->n, c, hw);
+    profile_stop(start, "global_avgpool", NULL, PROFILE_FORWARD);
+    arena_release(t->arena, m);
+    out->requires_grad = t->recording && x->requires_grad;
+    if (out->requires_grad) {
+        tape_push(t, "radix_sum+global_avgpool", radix_sum_gap_backward_node,
+                  radix_ctx(t, x, NULL, out, 1, radix, c));
         tape_node_output(t, out);
     }
     return out;

@@ -32,10 +32,10 @@ static void batchnorm2d_node_backward(Tape *t, void *ctx) {
     if (k->fused_done || !k->y->grad) return; /* nothing left, or no gradient arrived */
     real *dx = k->x->requires_grad ? tape_grad(t, k->x) : NULL;
     if (k->train)
-        batchnorm2d_backward(dx, k->dgamma, k->dbeta, k->y->grad, k->x->data, k->stat_a,
+        batchnorm2d_backward(dx, k->dgamma, k->dbeta, k->y->grad, tape_input(t, k->x), k->stat_a,
                              k->stat_b, k->gamma, &k->s);
     else
-        batchnorm2d_backward_eval(dx, k->dgamma, k->dbeta, k->y->grad, k->x->data, k->stat_a,
+        batchnorm2d_backward_eval(dx, k->dgamma, k->dbeta, k->y->grad, tape_input(t, k->x), k->stat_a,
                                   k->stat_b, k->gamma, &k->s);
 }
 
@@ -152,7 +152,7 @@ static void bn_act_node_backward(Tape *t, void *ctx) {
         return;
     }
     real *dx = bn->x->requires_grad ? tape_grad(t, bn->x) : NULL;
-    batchnorm2d_act_backward(dx, bn->dgamma, bn->dbeta, k->out->grad, bn->x->data, y->data,
+    batchnorm2d_act_backward(dx, bn->dgamma, bn->dbeta, k->out->grad, tape_input(t, bn->x), y->data,
                              bn->stat_a, bn->stat_b, NULL, bn->gamma, &bn->s, k->act);
     bn->fused_done = 1;
 }
@@ -196,14 +196,15 @@ static void fused_node_backward(Tape *t, void *ctx) {
     FusedCtx *k = ctx;
     if (!k->out->grad) return;
     real *dx = k->x->requires_grad ? tape_grad(t, k->x) : NULL;
-    batchnorm2d_act_backward(dx, k->dgamma, k->dbeta, k->out->grad, k->x->data, NULL, k->mean,
-                             k->rstd, k->affine, k->gamma, &k->s, k->act);
+    batchnorm2d_act_backward(dx, k->dgamma, k->dbeta, k->out->grad, tape_input(t, k->x), NULL,
+                             k->mean, k->rstd, k->affine, k->gamma, &k->s, k->act);
 }
 
-/* The output again, for tape_input(). */
-static void fused_recompute(const void *ctx, real *out) {
+/* The output again, for tape_input(); the input may be recomputed itself
+ * (a transient convolution output). */
+static void fused_recompute(Tape *t, const void *ctx, real *out) {
     const FusedCtx *k = ctx;
-    batchnorm2d_act_recompute(out, k->x->data, k->affine, &k->s, k->act);
+    batchnorm2d_act_recompute(out, tape_input(t, k->x), k->affine, &k->s, k->act);
 }
 
 static Tensor *bn_act_fused(Tape *t, const char *name, Tensor *x, Tensor *gamma, Tensor *beta,
@@ -220,9 +221,7 @@ static Tensor *bn_act_fused(Tape *t, const char *name, Tensor *x, Tensor *gamma,
     transient = transient && t->recording;
     Tensor *out;
     if (transient) {
-        out = tape_wrap(t, tape_recompute_buffer(t, (size_t)s.n * s.c * s.hw), x->n, x->c, x->h,
-                        x->w);
-        out->requires_grad = 1;
+        out = tape_transient(t, TAPE_SLOT_ACT, x->n, x->c, x->h, x->w);
     } else {
         out = tape_tensor(t, x->n, x->c, x->h, x->w);
     }

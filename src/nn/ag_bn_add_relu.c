@@ -23,7 +23,7 @@ static void bn_add_relu_node_backward(Tape *t, void *ctx) {
     real *dx = k->x->requires_grad ? tape_grad(t, k->x) : NULL;
     real *dres = k->res->requires_grad ? tape_grad(t, k->res) : NULL;
     batchnorm2d_add_relu_backward(dx, dres, k->dgamma, k->dbeta, k->out->grad, k->out->data,
-                                  k->x->data, k->mean, k->rstd, k->gamma, &k->s);
+                                  tape_input(t, k->x), k->mean, k->rstd, k->gamma, &k->s);
 }
 
 Tensor *ag_batchnorm2d_add_relu(Tape *t, const char *name, Tensor *x, Tensor *res, Tensor *gamma,

@@ -49,8 +49,31 @@ static void conv_backward(Tape *t, void *ctx) {
     arena_release(t->arena, m);
 }
 
-Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
-                  const Conv2dShape *shape) {
+/* y = conv(x): the forward kernels (the workspace on the arena's top). */
+static void conv_run(Tape *t, real *y, const real *x, const real *w, const real *bias,
+                     const Conv2dShape *s, int depthwise) {
+    if (depthwise) {
+        depthwise_conv2d_forward(y, x, w, bias, s);
+        return;
+    }
+    ArenaMark m = arena_mark(t->arena);
+    void *work = arena_alloc(t->arena, conv2d_forward_workspace_bytes(s));
+    conv2d_forward(y, x, w, bias, s, work);
+    arena_release(t->arena, m);
+}
+
+/* A transient output again, for tape_input(): the same kernels on the same
+ * input and weights (not yet updated in backward), so the same bits. Its
+ * time counts to the backward of the node that asked for it; its FLOPs are
+ * not counted (profiles count the model's). */
+static void conv_recompute(Tape *t, const void *ctx, real *out) {
+    const ConvNode *c = ctx;
+    conv_run(t, out, tape_input(t, c->x), c->w->data, c->b ? c->b->data : NULL, &c->s,
+             c->depthwise);
+}
+
+static Tensor *conv_apply(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                          const Conv2dShape *shape, int transient) {
     if (!x || !w) fatal("conv layer %s: missing %s", name, x ? "weight" : "input");
     Conv2dShape s = *shape;
     s.n = x->n;
@@ -69,18 +92,12 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
     if (b && tensor_numel(b) != (size_t)s.oc)
         fatal("conv layer %s: bias has %zu values, expected %d", name, tensor_numel(b), s.oc);
 
-    Tensor *y = tape_tensor(t, s.n, s.oc, s.oh, s.ow);
+    transient = transient && t->recording;
+    Tensor *y = transient ? tape_transient(t, TAPE_SLOT_CONV, s.n, s.oc, s.oh, s.ow)
+                          : tape_tensor(t, s.n, s.oc, s.oh, s.ow);
     const int depthwise = s.groups == s.c && s.oc == s.c && s.dh == 1 && s.dw == 1;
-    const real *bias = b ? b->data : NULL;
     const double start = profile_start();
-    if (depthwise) {
-        depthwise_conv2d_forward(y->data, x->data, w->data, bias, &s);
-    } else {
-        ArenaMark m = arena_mark(t->arena);
-        void *work = arena_alloc(t->arena, conv2d_forward_workspace_bytes(&s));
-        conv2d_forward(y->data, x->data, w->data, bias, &s, work);
-        arena_release(t->arena, m);
-    }
+    conv_run(t, y->data, x->data, w->data, b ? b->data : NULL, &s, depthwise);
     profile_stop(start, depthwise ? "depthwise_conv2d" : "conv2d", name, PROFILE_FORWARD);
     profile_add_flops(conv_flops(&s));
 
@@ -94,7 +111,21 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
     c->w = keep(w, &c->w_view);
     c->b = keep(b, &c->b_view);
     c->y = y;
+    if (transient) {
+        y->recompute = conv_recompute;
+        y->recompute_ctx = c;
+    }
     tape_push(t, depthwise ? "depthwise_conv2d" : "conv2d", conv_backward, c);
     tape_node_output(t, y);
     return y;
+}
+
+Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                  const Conv2dShape *shape) {
+    return conv_apply(t, name, x, w, b, shape, 0);
+}
+
+Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                            const Conv2dShape *shape) {
+    return conv_apply(t, name, x, w, b, shape, 1);
 }

@@ -57,7 +57,8 @@ static Pool2dShape pool_shape_for(const Tensor *x, const Pool2dShape *s, const c
 static void maxpool2d_node_backward(Tape *t, void *ctx) {
     PoolCtx *k = ctx;
     real *dx = pool_dinp(t, k);
-    if (dx) maxpool2d_backward(dx, k->y->grad, k->x->data, &k->s);
+    /* x may be recomputed (the ResNet stem's last BatchNorm + ReLU) */
+    if (dx) maxpool2d_backward(dx, k->y->grad, tape_input(t, k->x), &k->s);
 }
 
 /* x [n, c, h, w] -> [n, c, oh, ow]; only the kernel, stride, padding and

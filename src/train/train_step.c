@@ -62,6 +62,11 @@ StepResult loss_forward(Model *m, Tape *t, real *x, int n, int h, int w, const i
     r.loss = loss->data[0];
     r.logits = logits;
     if (t->recording) {
+        /* backward reuses the activations' memory: the logits the caller
+         * reads afterwards are a copy made after the last node */
+        r.logits = tape_wrap(t, arena_alloc(t->arena, tensor_numel(logits) * sizeof(real)),
+                             logits->n, logits->c, logits->h, logits->w);
+        memcpy(r.logits->data, logits->data, tensor_numel(logits) * sizeof(real));
         tape_backward(t, loss, 1);
     }
     return r;

@@ -18,6 +18,8 @@ const char *cam_layer(const Model *m) {
 typedef struct Capture {
     const char *layer;
     Tensor *act;  /* the layer's output, once seen */
+    Tensor shape; /* a copy of it, and of its values: backward reuses */
+    real *value;  /* their memory */
     real *grad;   /* its gradient, copied in backward */
 } Capture;
 
@@ -38,6 +40,9 @@ static void hook(void *user, const char *name, const Tensor *x) {
     if (strcmp(name, h->cap->layer) != 0 || h->cap->act) return;
     h->cap->act = (Tensor *)x; /* the op's own output: the tape owns it */
     h->cap->grad = xcalloc(tensor_numel(x), sizeof(real), "a Grad-CAM gradient");
+    h->cap->shape = *x;
+    h->cap->value = xmalloc(tensor_numel(x) * sizeof(real), "a Grad-CAM activation");
+    memcpy(h->cap->value, x->data, tensor_numel(x) * sizeof(real));
     Capture **slot = tape_ctx(h->tape, sizeof *slot);
     *slot = h->cap;
     tape_push(h->tape, "gradcam_capture", capture_backward, slot);
@@ -52,7 +57,9 @@ void cam_compute(Cam *cam, Model *m, const real *x, int h, int w, int label, dou
     tape_init(&t, &arena);
     t.recording = 1;
     t.training = 0;
-    Capture cap = {cam_layer(m), NULL, NULL};
+    Capture cap;
+    memset(&cap, 0, sizeof cap);
+    cap.layer = cam_layer(m);
     HookCtx hc = {&t, &cap};
     t.dump = hook;
     t.dump_user = &hc;
@@ -71,7 +78,7 @@ void cam_compute(Cam *cam, Model *m, const real *x, int h, int w, int label, dou
     tape_grad(&t, out)[label] = (real)scale;
     tape_backward(&t, out, 0);
 
-    const Tensor *a = cap.act;
+    const Tensor *a = &cap.shape;
     const int K = a->c, hw = a->h * a->w;
     cam->h = a->h;
     cam->w = a->w;
@@ -79,7 +86,7 @@ void cam_compute(Cam *cam, Model *m, const real *x, int h, int w, int label, dou
     /* weights and sum in double, in a fixed order */
     double *acc = xcalloc((size_t)hw, sizeof(double), "a Grad-CAM map");
     for (int k = 0; k < K; k++) {
-        const real *g = cap.grad + (size_t)k * hw, *v = a->data + (size_t)k * hw;
+        const real *g = cap.grad + (size_t)k * hw, *v = cap.value + (size_t)k * hw;
         double alpha = 0;
         for (int i = 0; i < hw; i++) alpha += g[i];
         alpha /= hw;
@@ -88,6 +95,7 @@ void cam_compute(Cam *cam, Model *m, const real *x, int h, int w, int label, dou
     for (int i = 0; i < hw; i++) cam->map[i] = (real)(acc[i] > 0 ? acc[i] : 0);
     free(acc);
     free(cap.grad);
+    free(cap.value);
     tape_free(&t);
     arena_free(&arena);
 }

@@ -44,6 +44,10 @@ void radix_weighted_sum_backward_ref(real *dinp, real *dattn, const real *dout, 
 Tensor *ag_radix_softmax(Tape *t, Tensor *x, int card, int radix);
 /* x [n, radix*c, h, w] -> [n, c, h, w]. */
 Tensor *ag_radix_sum(Tape *t, Tensor *x, int radix);
+/* ag_global_avgpool(ag_radix_sum(x)), x [n, radix*c, h, w] -> [n, c, 1, 1],
+ * with the same kernels (the same bits) but without keeping the sum: it is
+ * a temporary of the forward, and of the backward for its gradient. */
+Tensor *ag_radix_sum_gap(Tape *t, Tensor *x, int radix);
 /* x [n, radix*c, h, w], attn [n, radix*c, 1, 1] -> [n, c, h, w]. */
 Tensor *ag_radix_weighted_sum(Tape *t, Tensor *x, Tensor *attn, int radix);
 

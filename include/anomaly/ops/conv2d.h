@@ -78,5 +78,12 @@ void conv2d_backward_loops(real *dinp, real *dweight, real *dbias, const real *d
  * live until backward (tape tensors do). */
 Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                   const Conv2dShape *s);
+/* The same, but in training the output is not kept: it is a transient of
+ * the tape's convolution slot (tape_transient), recomputed from x in
+ * backward when its consumer asks (tape_input). Its consumers must read it
+ * before the next transient convolution output is made. Inference: as
+ * ag_conv2d. */
+Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                            const Conv2dShape *s);
 
 #endif
