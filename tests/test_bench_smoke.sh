@@ -53,6 +53,7 @@ refused "BENCH_STEPS must be a positive whole number, not '0'" BENCH_STEPS=0
 refused "BENCH_INFER_BATCH must be a positive whole number, not 'x'" BENCH_INFER_BATCH=x
 refused "no test_df.csv" BENCH_INFER_DATA="$tmp/none"
 refused "BENCH_QUICK must be 0 or 1" BENCH_QUICK=yes
+refused "BENCH_TORCH_HEAP must be 0 or 1" BENCH_TORCH_HEAP=2
 cpu=$(env -u ANOMALY_ISA "$bin" --version | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')
 if [ "$cpu" = avx2 ] || [ "$cpu" = generic ]; then
     refused "this CPU has no avx512" BENCH_ISA=avx512
@@ -94,7 +95,7 @@ report test_profile
 
 # ---- bench_report ----
 W=$tmp/work
-mkdir -p "$W/avx2" "$W/generic" "$W/exact" "$W/torch-native"
+mkdir -p "$W/avx2" "$W/generic" "$W/exact" "$W/torch-native" "$W/torch-native-heap"
 $py -c "
 import numpy as np
 np.save('$tmp/x.npy', np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32))
@@ -112,6 +113,9 @@ cp "$W/avx2/b0-train-64.c.txt" "$W/exact/b0-train-64.c.txt"
 echo avx2 > "$W/exact/b0-train-64.isa"
 common='"torch": "1.13", "blas_core": "Haswell", "onednn_isa": "avx2_fixture", "peak_rss": 2147483648, "rss_before": 1073741824'
 echo "{\"median\": 2.0, \"cpu_median\": 4.0, $common}" > "$W/torch-native/b0-train-64.torch.json"
+# the heap run: faster (time ratios use it), more memory (not used)
+echo "{\"median\": 1.0, \"cpu_median\": 3.0, ${common/2147483648/4294967296}}" \
+    > "$W/torch-native-heap/b0-train-64.torch.json"
 echo "{\"median\": 4.0, \"cpu_median\": 8.0, \"images\": 10, \"batches\": 3, \"wall\": 12.0, \"network\": 11.0," \
     "\"wait\": 0.5, \"busy\": 2.0, \"decode\": 1.5, \"resize\": 0.5, $common}" > "$W/torch-native/b6-test-640.torch.json"
 $py tools/bench_report.py "$W" 2 avx2 "avx2 generic" "b0-train-64 b6-test-640" > "$tmp/report.txt" 2>&1 ||
@@ -119,15 +123,16 @@ $py tools/bench_report.py "$W" 2 avx2 "avx2 generic" "b0-train-64 b6-test-640" >
 [ "$(grep -c '^== avx2: ours ' "$tmp/report.txt")" -eq 1 ] || note "no avx2 table"
 [ "$(grep -c '^== generic: ours ' "$tmp/report.txt")" -eq 1 ] || note "no generic table"
 grep -q 'oneDNN ISA avx2_fixture' "$tmp/report.txt" || note "the table does not name PyTorch's oneDNN ISA"
-# C/torch of the train row: our median step over PyTorch's 2.0 s; memory over its 2048 MiB
+# C/torch of the train row: our median step over the heap run's 1.0 s (the
+# faster PyTorch run); memory over the installed run's 2048 MiB
 want=$($py -c "
 import re, statistics
 t = open('$W/avx2/b0-train-64.c.txt').read()
 s = [float(x) for x in re.findall(r'^time step \d+ ([0-9.]+) s', t, re.M)][1:]
 m = float(re.search(r'peak RSS ([0-9.]+) MiB', t).group(1))
-print(f'{statistics.median(s) / 2.0:8.2f} {m / 2048:11.2f}')")
+print(f'{statistics.median(s) / 1.0:8.2f} {m / 2048:11.2f}')")
 row=$(grep '^b0 train 64 px x8 ' "$tmp/report.txt" | head -1)
-got=$(echo "$row" | awk '{ printf "%8.2f %11.2f", $8, $13 }') # after the title's 5 words
+got=$(echo "$row" | awk '{ printf "%8.2f %11.2f", $9, $14 }') # after the title's 5 words
 [ "$(echo $got)" = "$(echo $want)" ] || note "train row's ratios are '$got', expected '$want': $row"
 # two tables and the exact-mode table
 [ "$(grep -c '^b0 train 64 px x8 ' "$tmp/report.txt")" -eq 3 ] || note "the train row should be in every table"

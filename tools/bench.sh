@@ -39,6 +39,18 @@
 # cases of BENCH_GENERIC_CASES (default b0-train-64 b0-eval-224 b6-eval-528:
 # the portable kernels take several times longer).
 #
+# PyTorch runs each case twice: as installed, and with glibc's allocator
+# kept from returning memory to the system (GLIBC_TUNABLES: mmap_max=0,
+# trim_threshold 64 GiB; "heap" in the tables). As installed, glibc serves
+# every large tensor by a fresh mmap and unmaps it when freed, so each step
+# faults its activations in page by page again; where a page fault is
+# expensive (virtual machines) that is half of PyTorch's time or more (b0
+# train 224 px x 8: 2.4 s as installed, 0.55 s heap, on the machine of the
+# README's table). Our side allocates its arena once. Time ratios are
+# against the faster of the two PyTorch runs, memory against the installed
+# one (the heap run keeps freed memory, so its peak is higher).
+# BENCH_TORCH_HEAP=0 leaves the heap run out.
+#
 # Each case (but the inference job) also runs once in the exact mode
 # (--exact: the reference kernels and the reference GEMM, src/ops/ref, the
 # same on every level, so run under the first level only), BENCH_EXACT_STEPS
@@ -52,7 +64,7 @@
 # Environment: BENCH_THREADS (default 2), BENCH_STEPS (default 3, down from
 # 5, so that the whole run, every level, the inference job and the exact
 # mode included, stays within about 20 minutes on 2 idle cores),
-# BENCH_CASES (a subset of the
+# BENCH_TORCH_HEAP (default 1), BENCH_CASES (a subset of the
 # case names, space separated), BENCH_ISA, BENCH_GENERIC_CASES,
 # BENCH_INFER_IMAGES, BENCH_INFER_BATCH, BENCH_INFER_DATA (a data set to
 # predict instead of the synthetic one: a test/ folder and test_df.csv),
@@ -84,6 +96,7 @@ else
 fi
 THREADS=${BENCH_THREADS:-2}
 EXACT_STEPS=${BENCH_EXACT_STEPS:-1}
+TORCH_HEAP=${BENCH_TORCH_HEAP:-1}
 INFER_BATCH=${BENCH_INFER_BATCH:-8}
 GENERIC_CASES=${BENCH_GENERIC_CASES:-"b0-train-64 b0-eval-224 b6-eval-528"}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -102,6 +115,7 @@ positive BENCH_EXACT_STEPS "$EXACT_STEPS"
 positive BENCH_INFER_IMAGES "$INFER_IMAGES"
 positive BENCH_INFER_BATCH "$INFER_BATCH"
 case $EXACT in 0 | 1) ;; *) die "BENCH_EXACT must be 0 or 1, not '$EXACT'" ;; esac
+case $TORCH_HEAP in 0 | 1) ;; *) die "BENCH_TORCH_HEAP must be 0 or 1, not '$TORCH_HEAP'" ;; esac
 case $QUICK in 0 | 1) ;; *) die "BENCH_QUICK must be 0 or 1, not '$QUICK'" ;; esac
 [ -z "${BENCH_INFER_DATA:-}" ] || [ -f "$BENCH_INFER_DATA/test_df.csv" ] ||
     die "BENCH_INFER_DATA=$BENCH_INFER_DATA: no test_df.csv there"
@@ -150,6 +164,8 @@ if [ -z "${GOMP_SPINCOUNT:-}" ] && [ -z "${OMP_WAIT_POLICY:-}" ]; then
 fi
 # PyTorch held to AVX2 for the avx2 table (only needed on a CPU with more).
 torch_avx2_env="ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell"
+# glibc's allocator keeping freed memory (see the top): PyTorch's "heap" run.
+torch_heap_env="GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 torch_mode() { # ISA -> native | avx2
     if [ "$1" = avx2 ] && [ "$cpu_isa" = avx512 ]; then echo avx2; else echo native; fi
 }
@@ -268,18 +284,25 @@ np.save('$y', (np.arange($batch) % 88).astype(np.int64))"
         tm=$(torch_mode "$isa")
         known "$tm" "$done_modes" && continue
         done_modes="$done_modes $tm"
-        echo "bench: $name: pytorch, $tm ($(($(date +%s) - t_start)) s)" >&2
-        mkdir -p "$work/torch-$tm"
         extra=""
         [ "$tm" = avx2 ] && extra=$torch_avx2_env
-        if [ "$mode" = test ]; then
-            env $torch_env $extra $PY tools/bench_torch.py --model "$model" --size "$size" --batch "$batch" \
-                --mode test --threads "$threads" --data "$data" > "$work/torch-$tm/$name.torch.json"
-        else
-            env $torch_env $extra $PY tools/bench_torch.py --model "$model" --size "$size" --batch "$batch" \
-                --mode "$mode" --threads "$threads" --steps "$STEPS" --warmup 1 \
-                > "$work/torch-$tm/$name.torch.json"
-        fi
+        allocs=installed
+        [ "$TORCH_HEAP" = 1 ] && allocs="installed heap"
+        for alloc in $allocs; do
+            echo "bench: $name: pytorch, $tm, $alloc ($(($(date +%s) - t_start)) s)" >&2
+            dir=$work/torch-$tm
+            heap=""
+            if [ "$alloc" = heap ]; then dir=$work/torch-$tm-heap heap=$torch_heap_env; fi
+            mkdir -p "$dir"
+            if [ "$mode" = test ]; then
+                env $torch_env $extra $heap $PY tools/bench_torch.py --model "$model" --size "$size" \
+                    --batch "$batch" --mode test --threads "$threads" --data "$data" > "$dir/$name.torch.json"
+            else
+                env $torch_env $extra $heap $PY tools/bench_torch.py --model "$model" --size "$size" \
+                    --batch "$batch" --mode "$mode" --threads "$threads" --steps "$STEPS" --warmup 1 \
+                    > "$dir/$name.torch.json"
+            fi
+        done
     done
 done
 

@@ -8,10 +8,13 @@ WORK/ISA/NAME.c.txt      our side of a case at one dispatch level (`anomaly
 WORK/ISA/version.txt     `anomaly --version` at that level (kernels in use)
 WORK/ISA/gemm.txt        tools/bench_gemm.c at that level
 WORK/torch-MODE/NAME.torch.json   tools/bench_torch.py, MODE native or avx2
+WORK/torch-MODE-heap/NAME.torch.json   the same with glibc's allocator keeping
+                         freed memory (optional; see tools/bench.sh)
 WORK/exact/NAME.c.txt    the exact mode (WORK/exact/NAME.isa: its level)
 
 One table per level, each row with both sides' time, images/s, peak RSS and
-their ratios; then the exact mode, the inference job's breakdown, and the
+their ratios (time against the faster PyTorch run, memory against PyTorch as
+installed); then the exact mode, the inference job's breakdown, and the
 notes. A missing or malformed output is an error naming the file.
 """
 import json
@@ -83,6 +86,12 @@ def torch_side(path):
     return d
 
 
+def torch_heap(work, tm, name):
+    """PyTorch's heap run of a case, or None when there is none."""
+    path = os.path.join(work, "torch-" + tm + "-heap", name + ".torch.json")
+    return torch_side(path) if os.path.exists(path) else None
+
+
 def torch_mode(isa, cpu_isa):
     return "avx2" if isa == "avx2" and cpu_isa == "avx512" else "native"
 
@@ -112,7 +121,8 @@ def main():
     isas, cases = sys.argv[4].split(), sys.argv[5].split()
     fast = {}  # (isa, name) -> c side
     torch_info = {}
-    head = (f"{'case':30} {'C s/step':>9} {'torch s':>9} {'C/torch':>8} {'C img/s':>8} {'torch img/s':>11}"
+    head = (f"{'case':30} {'C s/step':>9} {'torch s':>9} {'heap s':>9} {'C/torch':>8} {'C img/s':>8}"
+            f" {'torch img/s':>11}"
             f" {'C peak MiB':>10} {'torch MiB':>9} {'mem C/torch':>11} {'C GFLOP/s':>9} {'torch GFLOP/s':>13}"
             f" {'C cpu s':>8} {'torch cpu s':>11} {'cpu C/torch':>11}")
     for isa in isas:
@@ -125,18 +135,23 @@ def main():
         for name in names:
             c = c_side(os.path.join(work, isa, name + ".c.txt"))
             t = torch_side(os.path.join(work, "torch-" + tm, name + ".torch.json"))
+            h = torch_heap(work, tm, name)
             fast[(isa, name)] = c
             torch_info[(tm, name)] = t
             info = t
+            # time against the faster PyTorch run, memory against the installed one
+            best = h if h and h["median"] < t["median"] else t
+            cpu = min(t["cpu_median"], h["cpu_median"]) if h else t["cpu_median"]
             n = c["images"] / c["batches"] if c["test"] else TITLE[name][1]
-            tn = t["images"] / t["batches"] if c["test"] else n
+            tn = best["images"] / best["batches"] if c["test"] else n
             g = c["gflop"] > 0
             rows.append(
-                f"{TITLE[name][0]:30} {c['median']:9.3f} {t['median']:9.3f} {c['median'] / t['median']:8.2f}"
-                f" {n / c['median']:8.2f} {tn / t['median']:11.2f} {c['peak']:10.0f} {t['peak']:9.0f}"
+                f"{TITLE[name][0]:30} {c['median']:9.3f} {t['median']:9.3f} {num(h['median'] if h else 0, '9.3f', h)}"
+                f" {c['median'] / best['median']:8.2f}"
+                f" {n / c['median']:8.2f} {tn / best['median']:11.2f} {c['peak']:10.0f} {t['peak']:9.0f}"
                 f" {c['peak'] / t['peak']:11.2f} {num(c['gflop'] / c['median'], '9.1f', g)}"
-                f" {num(c['gflop'] / t['median'], '13.1f', g)} {c['cpu_median']:8.3f} {t['cpu_median']:11.3f}"
-                f" {c['cpu_median'] / t['cpu_median']:11.2f}")
+                f" {num(c['gflop'] / best['median'], '13.1f', g)} {c['cpu_median']:8.3f} {cpu:11.3f}"
+                f" {c['cpu_median'] / cpu:11.2f}")
         g1, gall, gnote = gemm(work, isa)
         print()
         print(f"== {isa}: ours {kernels(work, isa)} | PyTorch {info['torch']} "
@@ -151,7 +166,7 @@ def main():
             c2, c1 = fast[(isa, "b0-train-224")], fast[(isa, "b0-train-224-1t")]
             t2, t1 = torch_info[(tm, "b0-train-224")], torch_info[(tm, "b0-train-224-1t")]
             print(f"b0 train 224 px x8, 1 -> {threads} threads: C {c1['median'] / c2['median']:.2f}x faster,"
-                  f" PyTorch {t1['median'] / t2['median']:.2f}x faster")
+                  f" PyTorch {t1['median'] / t2['median']:.2f}x faster (as installed)")
 
     exact = [n for n in cases if os.path.exists(os.path.join(work, "exact", n + ".c.txt"))]
     if exact:
@@ -184,13 +199,15 @@ def main():
             if tm in shown:
                 continue
             shown.add(tm)
-            t = torch_info[(tm, name)]
-            tw = t["wall"]
-            print(f"  PyTorch, {tm}: {t['images']} images in {tw:.1f} s, {t['images'] / tw:.2f} images/s;"
-                  f" network {t['network']:.1f} s ({100 * t['network'] / tw:.1f} %), waiting for data"
-                  f" {t['wait']:.2f} s ({100 * t['wait'] / tw:.1f} %); loader thread busy {t['busy']:.1f} s"
-                  f" ({100 * t['busy'] / tw:.1f} %: decode {t['decode']:.1f} s, resize and normalize"
-                  f" {t['resize']:.1f} s)")
+            for label, t in (("", torch_info[(tm, name)]), (", heap", torch_heap(work, tm, name))):
+                if not t:
+                    continue
+                tw = t["wall"]
+                print(f"  PyTorch, {tm}{label}: {t['images']} images in {tw:.1f} s, {t['images'] / tw:.2f} images/s;"
+                      f" network {t['network']:.1f} s ({100 * t['network'] / tw:.1f} %), waiting for data"
+                      f" {t['wait']:.2f} s ({100 * t['wait'] / tw:.1f} %); loader thread busy {t['busy']:.1f} s"
+                      f" ({100 * t['busy'] / tw:.1f} %: decode {t['decode']:.1f} s, resize and normalize"
+                      f" {t['resize']:.1f} s)")
 
     print()
     first = next(((isa, n) for isa in isas for n in cases if (isa, n) in fast and not fast[(isa, n)]["test"]), None)
@@ -198,6 +215,9 @@ def main():
         c, t = fast[first], torch_info[(torch_mode(first[0], cpu_isa), first[1])]
         print(f"peak MiB: peak resident set of the whole process (before the first step: {first[1]}"
               f" C {c['before']:.0f} / torch {t['before']:.0f})")
+    print("torch s: PyTorch as installed; heap s: the same with glibc's allocator keeping freed memory"
+          " (GLIBC_TUNABLES mmap_max=0, trim_threshold 64 GiB; '-': not run); C/torch, torch img/s, torch"
+          " GFLOP/s and cpu against the faster of the two, memory against PyTorch as installed")
     print("GFLOP/s: multiply-adds of the convolutions and linear layers (forward, and in training both"
           " gradients) per second of a whole step, the same count for both sides")
     print("cpu s: CPU seconds of the whole process per step (all threads): what a step costs when other"
