@@ -134,11 +134,18 @@ Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
 /* act(bn(x)) as one op in training without --dump (kept, or transient). */
 static Tensor *bn_act_fused_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                                   BnAct act, int transient) {
+    Tensor *g, *be;
+    if (!t->dump && !t->training && !t->recording) {
+        /* inference: one pass over x instead of two */
+        bn_param_views(t, p, b, &g, &be);
+        return ag_batchnorm2d_act_eval_inplace(t, b->name, x, g, be,
+                                               params_data(p, b->running_mean),
+                                               params_data(p, b->running_var), b->eps, act);
+    }
     if (t->dump || !t->training) {
         Tensor *y = bn_apply(t, p, b, x);
         return act == BN_ACT_SWISH ? ag_swish_inplace(t, y) : ag_relu_inplace(t, y);
     }
-    Tensor *g, *be;
     bn_param_views(t, p, b, &g, &be);
     return (transient ? ag_batchnorm2d_act_transient : ag_batchnorm2d_act)(
         t, b->name, x, g, be, params_data(p, b->running_mean), params_data(p, b->running_var),

@@ -13,6 +13,7 @@
 #include "ag_fuse.h"
 #include "dispatch.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct BatchNormCtx {
@@ -265,4 +266,30 @@ Tensor *ag_batchnorm2d_act_transient(Tape *t, const char *name, Tensor *x, Tenso
                                      int64_t *counter, real eps, real momentum, BnAct act) {
     return bn_act_fused(t, name, x, gamma, beta, running_mean, running_var, counter, eps,
                         momentum, act, 1);
+}
+
+/* ---- inference: BatchNorm (running statistics) + activation in place -- */
+
+Tensor *ag_batchnorm2d_act_eval_inplace(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                                        Tensor *beta, const real *running_mean,
+                                        const real *running_var, real eps, BnAct act) {
+    if (!name) name = "(unnamed)";
+    if (t->recording || t->training)
+        fatal("batchnorm %s: the in-place eval op is for inference only", name);
+    const BatchNormShape s = ag_bn_shape(name, x, gamma, beta, running_mean, running_var, eps, 0, 0);
+    /* the affine map exactly as batchnorm2d_forward_eval computes it, then
+     * the fused kernel's y = act(x * scale + shift): the two kernels' bits */
+    ArenaMark m = arena_mark(t->arena);
+    real *affine = arena_alloc(t->arena, 2 * (size_t)s.c * sizeof(real));
+    for (int ch = 0; ch < s.c; ch++) {
+        const double rs = 1.0 / sqrt((double)running_var[ch] + s.eps);
+        affine[ch] = (real)(gamma->data[ch] * rs);
+        affine[s.c + ch] = (real)(beta->data[ch] - running_mean[ch] * (gamma->data[ch] * rs));
+    }
+    const double start = profile_start();
+    batchnorm2d_act_recompute(x->data, x->data, affine, &s, act);
+    profile_stop(start, act == BN_ACT_SWISH ? "batchnorm2d+swish" : "batchnorm2d+relu", name,
+                 PROFILE_FORWARD);
+    arena_release(t->arena, m);
+    return x;
 }

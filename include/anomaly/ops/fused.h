@@ -95,6 +95,15 @@ Tensor *ag_batchnorm2d_act_transient(Tape *t, const char *name, Tensor *x, Tenso
                                      Tensor *beta, real *running_mean, real *running_var,
                                      int64_t *counter, real eps, real momentum, BnAct act);
 
+/* Inference (tape neither recording nor training) only: act(batchnorm(x))
+ * with the running statistics, written over x and returned, in one pass:
+ * the affine map as batchnorm2d_forward_eval computes it, then
+ * batchnorm2d_act_recompute, so the same bits as the two eval kernels one
+ * after the other. */
+Tensor *ag_batchnorm2d_act_eval_inplace(Tape *t, const char *name, Tensor *x, Tensor *gamma,
+                                        Tensor *beta, const real *running_mean,
+                                        const real *running_var, real eps, BnAct act);
+
 /* Autograd: relu(batchnorm(x) + res) keeping only x and the output (in eval
  * mode, or when t->training is 0: the three unfused ops). */
 Tensor *ag_batchnorm2d_add_relu(Tape *t, const char *name, Tensor *x, Tensor *res, Tensor *gamma,
