@@ -8,24 +8,33 @@
 #include "anomaly/rng.h"
 #include "anomaly/tape.h"
 
-static void test_arena_reuses_peak(void) {
+static void test_arena_reuses_chunks(void) {
     Arena a;
     arena_init(&a, 1024);
     char *p = arena_alloc(&a, 100);
     CHECK(((uintptr_t)p & 63) == 0, "allocation not 64-byte aligned");
-    arena_alloc(&a, (size_t)70 << 20); /* overflows into a chunk */
+    char *big = arena_alloc(&a, (size_t)70 << 20); /* overflows into a chunk */
     CHECK(a.extra != NULL, "expected an overflow chunk");
-    size_t peak = a.peak;
+    const size_t peak = a.peak;
     arena_reset(&a);
-    CHECK(a.extra == NULL && a.cap >= peak, "reset must grow the block to the peak (%zu < %zu)", a.cap, peak);
+    CHECK(a.extra == NULL && a.spare != NULL && a.used == 0, "reset must keep the chunk as a spare");
     char *base = a.base;
-    arena_alloc(&a, 100);
-    arena_alloc(&a, (size_t)70 << 20);
-    CHECK(a.extra == NULL && a.base == base, "second step of the same shape must not allocate");
+    CHECK(arena_alloc(&a, 100) == p && a.base == base, "the second step starts in the same block");
+    CHECK(arena_alloc(&a, (size_t)70 << 20) == big && a.spare == NULL,
+          "the second step of the same shape must reuse the chunk, not allocate");
+    CHECK(a.peak == peak, "peak %zu, expected %zu", a.peak, peak);
     ArenaMark m = arena_mark(&a);
-    arena_alloc(&a, 4096);
+    char *x = arena_alloc(&a, 4096);        /* the first chunk is full: a second */
+    char *y = arena_alloc(&a, (size_t)64 << 20); /* and a third */
     arena_release(&a, m);
-    CHECK(a.used == m.used, "release must rewind");
+    ArenaMark r = arena_mark(&a);
+    CHECK(r.extra == m.extra && r.extra_used == m.extra_used && a.spare != NULL,
+          "release must rewind and keep the later chunks as spares");
+    CHECK(arena_alloc(&a, (size_t)10 << 20) == x, "an overflow must reuse a spare");
+    CHECK(arena_alloc(&a, (size_t)60 << 20) == y, "an overflow must reuse the spare that fits");
+    arena_release(&a, m);
+    arena_alloc(&a, (size_t)100 << 20); /* fits no spare: a new chunk */
+    CHECK(a.spare == NULL, "spares that fit nothing go back before a new chunk");
     arena_free(&a);
 }
 
@@ -106,7 +115,7 @@ static void test_rng_streams(void) {
 }
 
 int main(void) {
-    RUN(test_arena_reuses_peak);
+    RUN(test_arena_reuses_chunks);
     RUN(test_params_layout);
     RUN(test_tape_accumulates);
     RUN(test_rng_streams);

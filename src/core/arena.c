@@ -28,16 +28,31 @@ void arena_init(Arena *a, size_t initial_bytes) {
     a->base = a->cap ? aligned_block(a->cap) : NULL;
 }
 
-static void free_chunks(Arena *a) {
-    ArenaChunk *c = a->extra;
+static void free_list(ArenaChunk *c) {
     while (c) {
         ArenaChunk *next = c->next;
         free(c->raw);
         free(c);
         c = next;
     }
-    a->extra = NULL;
+}
+
+static void free_chunks(Arena *a) {
+    free_list(a->extra);
+    free_list(a->spare);
+    a->extra = a->spare = NULL;
     a->extra_used = 0;
+}
+
+/* The spare chunk that fits `bytes` most tightly, unlinked; NULL if none. */
+static ArenaChunk *take_spare(Arena *a, size_t bytes) {
+    ArenaChunk **best = NULL;
+    for (ArenaChunk **p = &a->spare; *p; p = &(*p)->next)
+        if ((*p)->cap >= bytes && (!best || (*p)->cap < (*best)->cap)) best = p;
+    if (!best) return NULL;
+    ArenaChunk *c = *best;
+    *best = c->next;
+    return c;
 }
 
 void arena_free(Arena *a) {
@@ -62,14 +77,22 @@ void *arena_alloc(Arena *a, size_t bytes) {
         note_peak(a);
         return p;
     }
-    /* Overflow: the newest chunk, or a new one of at least 64 MiB. */
+    /* Overflow: the newest chunk, a spare one (released earlier in this
+     * step, its pages already in memory), or a new one of at least 64 MiB. */
     ArenaChunk *c = a->extra;
     if (!c || c->used + bytes > c->cap) {
-        size_t cap = bytes > ((size_t)64 << 20) ? bytes : ((size_t)64 << 20);
-        c = xmalloc(sizeof *c, "an arena chunk");
-        c->raw = aligned_block(cap);
-        c->mem = c->raw;
-        c->cap = cap;
+        c = take_spare(a, bytes);
+        if (!c) {
+            /* none fits: the spares go back first, so the step holds no
+             * more than if they had been freed when released */
+            free_list(a->spare);
+            a->spare = NULL;
+            size_t cap = bytes > ((size_t)64 << 20) ? bytes : ((size_t)64 << 20);
+            c = xmalloc(sizeof *c, "an arena chunk");
+            c->raw = aligned_block(cap);
+            c->mem = c->raw;
+            c->cap = cap;
+        }
         c->used = 0;
         c->next = a->extra;
         a->extra = c;
@@ -88,12 +111,14 @@ void *arena_calloc(Arena *a, size_t bytes) {
 }
 
 void arena_reset(Arena *a) {
-    if (a->extra) {
-        free_chunks(a);
-        free(a->base);
-        a->cap = round_up(a->peak);
-        a->base = aligned_block(a->cap);
+    /* no chunk goes back: the next step reuses them as spares */
+    while (a->extra) {
+        ArenaChunk *c = a->extra;
+        a->extra = c->next;
+        c->next = a->spare;
+        a->spare = c;
     }
+    a->extra_used = 0;
     a->used = 0;
 }
 
@@ -104,14 +129,16 @@ ArenaMark arena_mark(const Arena *a) {
 
 void arena_release(Arena *a, ArenaMark m) {
     if (m.used <= a->used) a->used = m.used;
-    /* Chunks made after the mark go back to the system; the chunk that was
-     * newest at the mark rewinds to its old fill. */
+    /* Chunks made after the mark become spares for the rest of the step
+     * (inference releases every block's temporaries, and giving them back
+     * to the system would fault their pages in again for the next block);
+     * the chunk that was newest at the mark rewinds to its old fill. */
     while (a->extra && a->extra != m.extra) {
         ArenaChunk *c = a->extra;
         a->extra = c->next;
         a->extra_used -= c->used;
-        free(c->raw);
-        free(c);
+        c->next = a->spare;
+        a->spare = c;
     }
     if (a->extra && m.extra_used <= a->extra->used) {
         a->extra_used -= a->extra->used - m.extra_used;
