@@ -17,7 +17,7 @@
 #   b0-train-224-1t  efficientnet-b0 train 224 px x 8 on one thread
 #   b6-test-640      the real inference job: `anomaly test --profile` of an
 #                    efficientnet-b6 experiment at 640 px (the seed's
-#                    inference size) over BENCH_INFER_IMAGES (64) PNG images
+#                    inference size) over BENCH_INFER_IMAGES (16) PNG images
 #                    of 1024 x 1024 px (made by `anomaly synth` in the work
 #                    directory, or BENCH_INFER_DATA), decoded and resized by
 #                    the loader, batches of BENCH_INFER_BATCH (8); PyTorch:
@@ -63,7 +63,7 @@
 #
 # Environment: BENCH_THREADS (default 2), BENCH_STEPS (default 3, down from
 # 5, so that the whole run, every level, the inference job and the exact
-# mode included, stays within about 20 minutes on 2 idle cores),
+# mode included, stays within about 30 minutes on 2 idle cores),
 # BENCH_TORCH_HEAP (default 1), BENCH_CASES (a subset of the
 # case names, space separated), BENCH_ISA, BENCH_GENERIC_CASES,
 # BENCH_INFER_IMAGES, BENCH_INFER_BATCH, BENCH_INFER_DATA (a data set to
@@ -92,7 +92,7 @@ else
     STEPS=${BENCH_STEPS:-3}
     EXACT=${BENCH_EXACT:-1}
     CASES=${BENCH_CASES:-$ALL_CASES}
-    INFER_IMAGES=${BENCH_INFER_IMAGES:-64}
+    INFER_IMAGES=${BENCH_INFER_IMAGES:-16}
 fi
 THREADS=${BENCH_THREADS:-2}
 EXACT_STEPS=${BENCH_EXACT_STEPS:-1}
