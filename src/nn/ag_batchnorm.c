@@ -13,7 +13,6 @@
 #include "ag_fuse.h"
 #include "dispatch.h"
 
-#include <math.h>
 #include <string.h>
 
 typedef struct BatchNormCtx {
@@ -281,11 +280,7 @@ Tensor *ag_batchnorm2d_act_eval_inplace(Tape *t, const char *name, Tensor *x, Te
      * the fused kernel's y = act(x * scale + shift): the two kernels' bits */
     ArenaMark m = arena_mark(t->arena);
     real *affine = arena_alloc(t->arena, 2 * (size_t)s.c * sizeof(real));
-    for (int ch = 0; ch < s.c; ch++) {
-        const double rs = 1.0 / sqrt((double)running_var[ch] + s.eps);
-        affine[ch] = (real)(gamma->data[ch] * rs);
-        affine[s.c + ch] = (real)(beta->data[ch] - running_mean[ch] * (gamma->data[ch] * rs));
-    }
+    batchnorm2d_eval_affine(affine, gamma->data, beta->data, running_mean, running_var, &s);
     const double start = profile_start();
     batchnorm2d_act_recompute(x->data, x->data, affine, &s, act);
     profile_stop(start, act == BN_ACT_SWISH ? "batchnorm2d+swish" : "batchnorm2d+relu", name,

@@ -50,10 +50,17 @@ VEC_DISPATCH_VOID(forward_eval_channel, (real *out, const real *inp, const real 
                                          const real *running_var, const BatchNormShape *s, int ch),
              (out, inp, gamma, beta, running_mean, running_var, s, ch)) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
-    const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);
-    const real scale = (real)(gamma[ch] * rs);
-    const real shift = (real)(beta[ch] - running_mean[ch] * (gamma[ch] * rs));
+    real scale, shift;
+    bn_eval_scale_shift(gamma, beta, running_mean, running_var, s, ch, &scale, &shift);
     bn_affine(out + off, inp + off, stride, s->n, s->hw, scale, shift);
+}
+
+void batchnorm2d_eval_affine(real *affine, const real *gamma, const real *beta,
+                             const real *running_mean, const real *running_var,
+                             const BatchNormShape *s) {
+    for (int ch = 0; ch < s->c; ch++)
+        bn_eval_scale_shift(gamma, beta, running_mean, running_var, s, ch, &affine[ch],
+                            &affine[s->c + ch]);
 }
 
 /* out, inp [n, c, hw]; gamma, beta, running_mean, running_var [c]. */

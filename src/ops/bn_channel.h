@@ -163,6 +163,16 @@ VINLINE void bn_backward_from_packed(real *dinp, real *dgamma, real *dbeta, cons
           (real)(gamma[ch] * rs));
 }
 
+/* Eval-mode affine map of one channel from the running statistics, as
+ * PyTorch folds it: y = x * scale + shift. */
+VINLINE void bn_eval_scale_shift(const real *gamma, const real *beta, const real *running_mean,
+                                 const real *running_var, const BatchNormShape *s, int ch,
+                                 real *scale, real *shift) {
+    const double rs = 1.0 / sqrt((double)running_var[ch] + s->eps);
+    *scale = (real)(gamma[ch] * rs);
+    *shift = (real)(beta[ch] - running_mean[ch] * (gamma[ch] * rs));
+}
+
 /* Train-mode statistics of one channel, shared by batchnorm2d_forward_train
  * and the fused BatchNorm+activation: batch mean and 1/sqrt(var + eps) into
  * mean[ch] / rstd[ch], the running statistics updated (the unbiased variance

@@ -37,6 +37,12 @@ void batchnorm2d_forward_eval(real *out, const real *inp, const real *gamma, con
 void batchnorm2d_forward_eval_ref(real *out, const real *inp, const real *gamma, const real *beta,
                                   const real *running_mean, const real *running_var,
                                   const BatchNormShape *s);
+/* affine [2c]: the eval-mode map batchnorm2d_forward_eval applies,
+ * y = x * affine[ch] + affine[c + ch] (the form batchnorm2d_act_recompute
+ * takes). */
+void batchnorm2d_eval_affine(real *affine, const real *gamma, const real *beta,
+                             const real *running_mean, const real *running_var,
+                             const BatchNormShape *s);
 /* Train-mode backward (through the batch statistics). dinp, dgamma and dbeta
  * may each be NULL when not wanted. */
 void batchnorm2d_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
