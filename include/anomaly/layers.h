@@ -62,6 +62,12 @@ Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x
  * backward (ag_batchnorm2d_act_transient), bit for bit. */
 Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                                BnAct act);
+/* act(b(c(x))). Inference: one kernel (ag_conv2d_bn_act_eval) that never
+ * writes the convolution's output to memory, the same bits. Otherwise
+ * conv_apply and bn_act_apply, or their transient forms as flags say. */
+enum { CONV_TRANSIENT = 1, BN_TRANSIENT = 2 };
+Tensor *conv_bn_act_apply(Tape *t, const ParamTable *p, const Conv *c, const BatchNorm *b,
+                          Tensor *x, BnAct act, int flags);
 /* relu(bn(x) + res), a ResNet bottleneck's end. Training without --dump:
  * one fused op that keeps only x and the output (ag_batchnorm2d_add_relu);
  * otherwise the three ops, so --dump sees BatchNorm's output. */

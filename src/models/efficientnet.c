@@ -180,8 +180,8 @@ static Tensor *mbconv_forward(Model *m, Tape *t, const MBConv *b, Tensor *inputs
     const ParamTable *p = &m->params;
     Tensor *x = inputs;
     if (b->has_expand) /* only the depthwise convolution reads the expansion */
-        x = bn_act_apply_transient(t, p, &b->bn0, conv_apply(t, p, &b->expand_conv, x), BN_ACT_SWISH);
-    x = bn_act_apply(t, p, &b->bn1, conv_apply(t, p, &b->depthwise_conv, x), BN_ACT_SWISH);
+        x = conv_bn_act_apply(t, p, &b->expand_conv, &b->bn0, x, BN_ACT_SWISH, BN_TRANSIENT);
+    x = conv_bn_act_apply(t, p, &b->depthwise_conv, &b->bn1, x, BN_ACT_SWISH, 0);
     if (b->has_se) {
         Tensor *s = ag_global_avgpool(t, x);
         s = ag_swish(t, conv_apply(t, p, &b->se_reduce, s));
@@ -204,12 +204,12 @@ static Tensor *forward(Model *m, Tape *t, Tensor *x) {
      * this mark (the block's input and temporaries) goes once a block's
      * output is kept; the caller's input is older than the mark. */
     const ArenaMark mark = arena_mark(t->arena);
-    x = bn_act_apply(t, p, &e->bn0, conv_apply(t, p, &e->conv_stem, x), BN_ACT_SWISH);
+    x = conv_bn_act_apply(t, p, &e->conv_stem, &e->bn0, x, BN_ACT_SWISH, 0);
     for (int i = 0; i < e->n_blocks; i++) {
         x = mbconv_forward(m, t, &e->blocks[i], x, i);
         x = keep_only(t, mark, x);
     }
-    x = bn_act_apply(t, p, &e->bn1, conv_apply(t, p, &e->conv_head, x), BN_ACT_SWISH);
+    x = conv_bn_act_apply(t, p, &e->conv_head, &e->bn1, x, BN_ACT_SWISH, 0);
     x = ag_global_avgpool(t, x);
     layer_named(t, x, "_avg_pooling");
     x = dropout_apply(t, m, x, e->dropout);

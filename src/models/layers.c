@@ -44,8 +44,8 @@ void conv_set_static_same(Conv *c, int image_size) {
     c->same_dynamic = 0;
 }
 
-static Tensor *conv_apply_impl(Tape *t, const ParamTable *p, const Conv *c, Tensor *x,
-                               int transient) {
+/* The layer's shape for input x (SAME padding resolved). */
+static Conv2dShape conv_shape(const Conv *c, const Tensor *x) {
     Conv2dShape s;
     memset(&s, 0, sizeof s);
     s.n = x->n;
@@ -67,6 +67,12 @@ static Tensor *conv_apply_impl(Tape *t, const ParamTable *p, const Conv *c, Tens
         s.pad_l = c->pad_l;
         s.pad_r = c->pad_r;
     }
+    return s;
+}
+
+static Tensor *conv_apply_impl(Tape *t, const ParamTable *p, const Conv *c, Tensor *x,
+                               int transient) {
+    const Conv2dShape s = conv_shape(c, x);
     Tensor w = params_tensor(p, c->weight);
     Tensor b, *bp = NULL;
     if (c->bias >= 0) {
@@ -159,6 +165,25 @@ Tensor *bn_act_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x
 Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                                BnAct act) {
     return bn_act_fused_apply(t, p, b, x, act, 1);
+}
+
+Tensor *conv_bn_act_apply(Tape *t, const ParamTable *p, const Conv *c, const BatchNorm *b,
+                          Tensor *x, BnAct act, int flags) {
+    if (t->dump || t->training || t->recording) {
+        Tensor *y = (flags & CONV_TRANSIENT ? conv_apply_transient : conv_apply)(t, p, c, x);
+        return (flags & BN_TRANSIENT ? bn_act_apply_transient : bn_act_apply)(t, p, b, y, act);
+    }
+    /* inference: one kernel, the convolution's output never in memory */
+    const Conv2dShape s = conv_shape(c, x);
+    Tensor w = params_tensor(p, c->weight), bias, *bp = NULL, *g, *be;
+    if (c->bias >= 0) {
+        bias = params_tensor(p, c->bias);
+        bp = &bias;
+    }
+    bn_param_views(t, p, b, &g, &be);
+    return ag_conv2d_bn_act_eval(t, c->name, x, &w, bp, &s, g, be,
+                                 params_data(p, b->running_mean), params_data(p, b->running_var),
+                                 b->eps, act);
 }
 
 Tensor *bn_add_relu_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,

@@ -102,9 +102,9 @@ static Tensor *split_attn_forward(Tape *t, const ParamTable *p, const SplitAttn 
      * weighted sum below, and no other recomputed tensor is made in
      * between: recomputed in backward, not kept (radix * C channels, the
      * widest tensor of the block) */
-    x = bn_act_apply_transient(t, p, &s->bn0, conv_apply(t, p, &s->conv, x), BN_ACT_RELU);
+    x = conv_bn_act_apply(t, p, &s->conv, &s->bn0, x, BN_ACT_RELU, BN_TRANSIENT);
     Tensor *gap = ag_radix_sum_gap(t, x, s->radix);
-    gap = bn_act_apply(t, p, &s->bn1, conv_apply(t, p, &s->fc1, gap), BN_ACT_RELU);
+    gap = conv_bn_act_apply(t, p, &s->fc1, &s->bn1, gap, BN_ACT_RELU, 0);
     Tensor *attn = ag_radix_softmax(t, conv_apply(t, p, &s->fc2, gap), s->cardinality, s->radix);
     Tensor *out = ag_radix_weighted_sum(t, x, attn, s->radix);
     layer_named(t, out, "%s", s->name);
@@ -123,8 +123,8 @@ static Tensor *block_forward(Tape *t, const ParamTable *p, const ResNetBlock *b,
      * times layer 4's), so that a step keeps 150 MiB less at 224 px x 8 for
      * about 2 % more time (all four layers: 200 MiB for 6 %). */
     const int recompute = b->layer <= 2;
-    Tensor *out = (recompute ? conv_apply_transient : conv_apply)(t, p, &k->conv1, x);
-    out = bn_act_apply_transient(t, p, &k->bn1, out, BN_ACT_RELU);
+    Tensor *out = conv_bn_act_apply(t, p, &k->conv1, &k->bn1, x, BN_ACT_RELU,
+                                    (recompute ? CONV_TRANSIENT : 0) | BN_TRANSIENT);
     if (k->avd_stride > 0) {
         Pool2dShape avd = {.kh = 3, .kw = 3, .sh = k->avd_stride, .sw = k->avd_stride,
                            .pad_t = 1, .pad_l = 1, .count_include_pad = 1};

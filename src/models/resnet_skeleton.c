@@ -73,10 +73,10 @@ static int stem_register(ResNet *r, ParamTable *t, const ResNetConfig *cfg) {
 
 static Tensor *stem_forward(const ResNet *r, Tape *t, const ParamTable *p, Tensor *x) {
     for (int i = 0; i < r->n_stem; i++) {
-        x = conv_apply(t, p, &r->stem_conv[i], x);
         /* each ReLU output of the stem feeds only the next convolution or
          * the max pool: recomputed in backward */
-        x = bn_act_apply_transient(t, p, &r->stem_bn[i], x, BN_ACT_RELU);
+        x = conv_bn_act_apply(t, p, &r->stem_conv[i], &r->stem_bn[i], x, BN_ACT_RELU,
+                              BN_TRANSIENT);
     }
     return x;
 }

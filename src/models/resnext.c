@@ -54,9 +54,9 @@ static Tensor *bottleneck_forward(Tape *t, const ParamTable *p, const ResNetBloc
     (void)b;
     /* each ReLU output feeds only the next convolution, and conv1's output
      * only bn1: recomputed in backward (conv1's from the block input) */
-    Tensor *out = conv_apply_transient(t, p, &k->conv1, x);
-    out = bn_act_apply_transient(t, p, &k->bn1, out, BN_ACT_RELU);
-    out = bn_act_apply_transient(t, p, &k->bn2, conv_apply(t, p, &k->conv2, out), BN_ACT_RELU);
+    Tensor *out = conv_bn_act_apply(t, p, &k->conv1, &k->bn1, x, BN_ACT_RELU,
+                                    CONV_TRANSIENT | BN_TRANSIENT);
+    out = conv_bn_act_apply(t, p, &k->conv2, &k->bn2, out, BN_ACT_RELU, BN_TRANSIENT);
     out = conv_apply(t, p, &k->conv3, out);
     Tensor *shortcut = x;
     if (k->has_downsample) shortcut = bn_apply(t, p, &k->down_bn, conv_apply(t, p, &k->down_conv, x));

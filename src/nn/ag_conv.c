@@ -1,8 +1,11 @@
 /* Autograd wrapper of the convolution kernels. */
 #include "anomaly/ops/conv2d.h"
 #include "anomaly/ops/depthwise.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/error.h"
+#include "anomaly/kernel_device.h"
 #include "anomaly/profile.h"
+#include "ag_fuse.h"
 #include "dispatch.h"
 
 typedef struct ConvNode {
@@ -72,8 +75,9 @@ static void conv_recompute(Tape *t, const void *ctx, real *out) {
              c->depthwise);
 }
 
-static Tensor *conv_apply(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
-                          const Conv2dShape *shape, int transient) {
+/* The shape of conv(x) with w and b, checked: fatal() naming the layer. */
+static Conv2dShape conv_resolve(const char *name, const Tensor *x, const Tensor *w,
+                                const Tensor *b, const Conv2dShape *shape) {
     if (!x || !w) fatal("conv layer %s: missing %s", name, x ? "weight" : "input");
     Conv2dShape s = *shape;
     s.n = x->n;
@@ -91,11 +95,20 @@ static Tensor *conv_apply(Tape *t, const char *name, Tensor *x, Tensor *w, Tenso
               s.kh, s.kw);
     if (b && tensor_numel(b) != (size_t)s.oc)
         fatal("conv layer %s: bias has %zu values, expected %d", name, tensor_numel(b), s.oc);
+    return s;
+}
 
+static int is_depthwise(const Conv2dShape *s) {
+    return s->groups == s->c && s->oc == s->c && s->dh == 1 && s->dw == 1;
+}
+
+static Tensor *conv_apply(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                          const Conv2dShape *shape, int transient) {
+    const Conv2dShape s = conv_resolve(name, x, w, b, shape);
     transient = transient && t->recording;
     Tensor *y = transient ? tape_transient(t, TAPE_SLOT_CONV, s.n, s.oc, s.oh, s.ow)
                           : tape_tensor(t, s.n, s.oc, s.oh, s.ow);
-    const int depthwise = s.groups == s.c && s.oc == s.c && s.dh == 1 && s.dw == 1;
+    const int depthwise = is_depthwise(&s);
     const double start = profile_start();
     conv_run(t, y->data, x->data, w->data, b ? b->data : NULL, &s, depthwise);
     profile_stop(start, depthwise ? "depthwise_conv2d" : "conv2d", name, PROFILE_FORWARD);
@@ -128,4 +141,45 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
 Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                             const Conv2dShape *shape) {
     return conv_apply(t, name, x, w, b, shape, 1);
+}
+
+/* ---- inference: convolution + BatchNorm + activation -------------------- */
+
+Tensor *ag_conv2d_bn_act_eval(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                              const Conv2dShape *shape, Tensor *gamma, Tensor *beta,
+                              const real *running_mean, const real *running_var, real eps,
+                              int act) {
+    if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
+        fatal("conv layer %s: unknown activation %d", name ? name : "(unnamed)", act);
+    if (!name) name = "(unnamed)";
+    if (t->recording || t->training)
+        fatal("conv layer %s: the fused eval op is for inference only", name);
+    const Conv2dShape s = conv_resolve(name, x, w, b, shape);
+    Tensor *y = tape_tensor(t, s.n, s.oc, s.oh, s.ow);
+    const BatchNormShape bs = ag_bn_shape(name, y, gamma, beta, running_mean, running_var, eps,
+                                          0, 0);
+    const int depthwise = is_depthwise(&s);
+    ArenaMark m = arena_mark(t->arena);
+    real *affine = arena_alloc(t->arena, 2 * (size_t)s.oc * sizeof(real));
+    batchnorm2d_eval_affine(affine, gamma->data, beta->data, running_mean, running_var, &bs);
+    const double start = profile_start();
+    if (kernel_device_is_cuda()) { /* the twins of the two kernels */
+        conv_run(t, y->data, x->data, w->data, b ? b->data : NULL, &s, depthwise);
+        batchnorm2d_act_recompute(y->data, y->data, affine, &bs, (BnAct)act);
+    } else if (depthwise) {
+        depthwise_conv2d_forward_bn_act(y->data, x->data, w->data, b ? b->data : NULL, &s,
+                                        affine, act);
+    } else {
+        void *work = arena_alloc(t->arena, conv2d_forward_workspace_bytes(&s));
+        conv2d_forward_bn_act(y->data, x->data, w->data, b ? b->data : NULL, &s, work, affine,
+                              act);
+    }
+    profile_stop(start,
+                 depthwise ? (act == BN_ACT_SWISH ? "depthwise_conv2d+bn+swish"
+                                                  : "depthwise_conv2d+bn+relu")
+                           : (act == BN_ACT_SWISH ? "conv2d+bn+swish" : "conv2d+bn+relu"),
+                 name, PROFILE_FORWARD);
+    profile_add_flops(conv_flops(&s));
+    arena_release(t->arena, m);
+    return y;
 }

@@ -28,6 +28,7 @@
  *   [chunk slots]       backward, more than one chunk: [oc, c/groups, kh, kw]
  * Every piece starts on a 64-byte boundary so threads never share a line. */
 #include "anomaly/ops/conv2d.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/exact.h"
 #include "anomaly/blas.h"
 #include "anomaly/error.h"
@@ -252,7 +253,7 @@ static const real *tile_dout(real *stage, size_t *ld, const real *dout, const Co
 /* Forward task: output channels [m0, m0 + mc) of group g over tile tl. */
 static void forward_task(real *out, const real *inp, const real *weight, const real *bias,
                          const Conv2dShape *s, const ConvPlan *p, real *col, real *stage,
-                         const Tile *tl, int g, int m0, int mc) {
+                         const Tile *tl, int g, int m0, int mc, const real *affine, int act) {
     size_t ldb;
     const real *B = tile_matrix(col, &ldb, inp, s, p, tl, g);
     const real *wg = weight + ((size_t)g * p->ocg + m0) * p->K; /* [mc, K] */
@@ -267,24 +268,33 @@ static void forward_task(real *out, const real *inp, const real *weight, const r
                 memcpy(y0 + ((size_t)i * s->oc + o) * p->ohw,
                        stage + (size_t)o * tl->cols + (size_t)i * p->ohw, p->ohw * sizeof(real));
     }
-    if (!bias) return;
     const int np = (tl->oy1 - tl->oy0) * s->ow;
+    if (bias)
+        for (int i = 0; i < tl->nimg; i++)
+            for (int o = 0; o < mc; o++) {
+                const real b = bias[g * p->ocg + m0 + o];
+                real *row = y0 + ((size_t)i * s->oc + o) * p->ohw + p0;
+                for (int j = 0; j < np; j++) row[j] += b;
+            }
+    if (!affine) return;
+    /* BatchNorm + activation on the block just written, still in cache */
+    const int ch = g * p->ocg + m0;
     for (int i = 0; i < tl->nimg; i++)
-        for (int o = 0; o < mc; o++) {
-            const real b = bias[g * p->ocg + m0 + o];
-            real *row = y0 + ((size_t)i * s->oc + o) * p->ohw + p0;
-            for (int j = 0; j < np; j++) row[j] += b;
-        }
+        batchnorm2d_act_rows(y0 + (size_t)i * s->oc * p->ohw + p0, p->ohw, mc, np, affine + ch,
+                             affine + s->oc + ch, (BnAct)act);
 }
 
-void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
-                    const Conv2dShape *s, void *work) {
-    if (exact_mode()) {
-        conv2d_forward_ref(out, inp, weight, bias, s, work);
-        return;
-    }
-    if (grouped_conv_direct(s)) {
-        grouped_conv2d_forward(out, inp, weight, bias, s);
+/* The forward; with affine, each task's output block then goes through
+ * BatchNorm + activation (conv2d_forward_bn_act). */
+static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
+                         const Conv2dShape *s, void *work, const real *affine, int act) {
+    if (exact_mode() || grouped_conv_direct(s)) {
+        if (exact_mode()) conv2d_forward_ref(out, inp, weight, bias, s, work);
+        else grouped_conv2d_forward(out, inp, weight, bias, s);
+        if (affine) {
+            const BatchNormShape bs = {s->n, s->oc, s->oh * s->ow, 0, 0};
+            batchnorm2d_act_recompute(out, out, affine, &bs, (BnAct)act);
+        }
         return;
     }
     const int T = omp_get_max_threads();
@@ -299,8 +309,20 @@ void conv2d_forward(real *out, const real *inp, const real *weight, const real *
         const Tile tl = tile_of(&p, s, (int)(t % per_group / p.nmblk));
         const int m0 = mb * p.mblk, mc = p.ocg - m0 < p.mblk ? p.ocg - m0 : p.mblk;
         forward_task(out, inp, weight, bias, s, &p, col, col ? col + p.col_stride : NULL, &tl, g,
-                     m0, mc);
+                     m0, mc, affine, act);
     }
+}
+
+void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
+                    const Conv2dShape *s, void *work) {
+    forward_impl(out, inp, weight, bias, s, work, NULL, 0);
+}
+
+void conv2d_forward_bn_act(real *out, const real *inp, const real *weight, const real *bias,
+                           const Conv2dShape *s, void *work, const real *affine, int act) {
+    if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
+        fatal("conv2d_forward_bn_act: unknown activation %d", act);
+    forward_impl(out, inp, weight, bias, s, work, affine, act);
 }
 
 /* Sum of x[0..n) in a fixed order: 8 interleaved partial sums (which the

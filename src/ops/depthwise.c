@@ -13,6 +13,7 @@
  * result depends on the thread count. Planes at most 8 columns wide go to
  * depthwise_small.c, which vectorises across channels instead. */
 #include "anomaly/ops/depthwise.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "depthwise_small.h"
@@ -84,15 +85,21 @@ VEC_DISPATCH_VOID_FMA(forward_plane, (real *y, const real *xp, const real *wc,
     }
 }
 
-void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
-                              const real *bias, const Conv2dShape *s) {
+/* The forward; with affine, each plane then goes through BatchNorm +
+ * activation while it is in cache. */
+static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
+                         const Conv2dShape *s, const real *affine, int act) {
     if (exact_mode()) {
         depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
+        if (affine) {
+            const BatchNormShape bs = {s->n, s->c, s->oh * s->ow, 0, 0};
+            batchnorm2d_act_recompute(out, out, affine, &bs, (BnAct)act);
+        }
         return;
     }
     check_depthwise(s);
     if (depthwise_small_applies(s)) {
-        depthwise_small_forward(out, inp, weight, bias, s);
+        depthwise_small_forward(out, inp, weight, bias, s, affine, act);
         return;
     }
     const PadGeom g = dconv_pad_geom(s);
@@ -105,12 +112,28 @@ void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
         for (long t = 0; t < ntask; t++) {
             const int c = (int)(t % s->c);
             dconv_pad_plane(xp, inp + (size_t)t * s->h * s->w, s, g);
-            forward_plane(out + (size_t)t * s->oh * s->ow, xp, weight + (size_t)c * g.kk, toff,
-                          bias ? bias[c] : 0, s, g);
+            real *y = out + (size_t)t * s->oh * s->ow;
+            forward_plane(y, xp, weight + (size_t)c * g.kk, toff, bias ? bias[c] : 0, s, g);
+            if (affine)
+                batchnorm2d_act_rows(y, 0, 1, s->oh * s->ow, affine + c, affine + s->c + c,
+                                     (BnAct)act);
         }
         free(xp);
     }
     free(toff);
+}
+
+void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
+                              const real *bias, const Conv2dShape *s) {
+    forward_impl(out, inp, weight, bias, s, NULL, 0);
+}
+
+void depthwise_conv2d_forward_bn_act(real *out, const real *inp, const real *weight,
+                                     const real *bias, const Conv2dShape *s,
+                                     const real *affine, int act) {
+    if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
+        fatal("depthwise_conv2d_forward_bn_act: unknown activation %d", act);
+    forward_impl(out, inp, weight, bias, s, affine, act);
 }
 
 /* ---- backward ----------------------------------------------------------- */

@@ -15,6 +15,7 @@
  * scattered tap by tap into a padded buffer. No result depends on the
  * thread count. */
 #include "depthwise_small.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/error.h"
 #include "vec.h"
 
@@ -90,7 +91,7 @@ VEC_DISPATCH_VOID_FMA(small_forward, (real *acc, const real *xb, const real *wb,
 }
 
 void depthwise_small_forward(real *out, const real *inp, const real *weight, const real *bias,
-                             const Conv2dShape *s) {
+                             const Conv2dShape *s, const real *affine, int act) {
     const SmallGeom g = small_geom(s);
     const long ntask = (long)s->n * g.nblk;
     const size_t ohw = (size_t)s->oh * s->ow, hw = (size_t)s->h * s->w;
@@ -113,6 +114,9 @@ void depthwise_small_forward(real *out, const real *inp, const real *weight, con
             for (int l = 0; l < cb; l++) {
                 real *o = out + (first + l) * ohw;
                 for (size_t p = 0; p < ohw; p++) o[p] = acc[p * VLANES + l];
+                if (affine)
+                    batchnorm2d_act_rows(o, ohw, 1, (int)ohw, affine + c0 + l,
+                                         affine + s->c + c0 + l, (BnAct)act);
             }
         }
         free(xb);

@@ -10,8 +10,10 @@
 /* Output rows at most 8 columns wide (and every tap inside the padded
  * input). */
 int depthwise_small_applies(const Conv2dShape *s);
+/* affine [2c] (or NULL): then act(out * scale + shift) per channel, as
+ * conv2d_forward_bn_act. */
 void depthwise_small_forward(real *out, const real *inp, const real *weight, const real *bias,
-                             const Conv2dShape *s);
+                             const Conv2dShape *s, const real *affine, int act);
 void depthwise_small_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                               const real *inp, const real *weight, const Conv2dShape *s);
 

@@ -113,6 +113,31 @@ void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
     for (int ch = 0; ch < s->c; ch++) fused_recompute_channel(out, inp, affine, s, act, ch);
 }
 
+/* rows [rows][cols], ld apart: row r = act(row * scale[r] + shift[r]), each
+ * value as fused_apply_channel computes it (elementwise, so where a row
+ * starts or ends in its vectors does not change a bit). */
+VEC_DISPATCH_VOID(act_rows, (real *y, size_t ld, int rows, int cols, const real *scale,
+                             const real *shift, BnAct act),
+                  (y, ld, rows, cols, scale, shift, act)) {
+    for (int r = 0; r < rows; r++) {
+        real *row = y + (size_t)r * ld;
+        const real a = scale[r], b = shift[r];
+        for (int i = 0; i < cols; i += VLANES) {
+            const int m = cols - i < VLANES ? cols - i : VLANES;
+            vreal x, zv, out;
+            vload_n(&x, row + i, m);
+            zv = x * a + b;
+            act_forward(&out, &zv, act);
+            vstore_n(row + i, &out, m);
+        }
+    }
+}
+
+void batchnorm2d_act_rows(real *y, size_t ld, int rows, int cols, const real *scale,
+                          const real *shift, BnAct act) {
+    if (rows > 0 && cols > 0) act_rows(y, ld, rows, cols, scale, shift, act);
+}
+
 /* dzb [n, hw]: scratch for the channel's activation gradient. */
 VEC_DISPATCH_VOID(fused_backward_channel, (real *dinp, real *dgamma, real *dbeta, real *dzb,
                                            const real *dout, const real *inp, const real *z,

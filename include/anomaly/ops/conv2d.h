@@ -43,6 +43,13 @@ size_t conv2d_backward_workspace_bytes(const Conv2dShape *s);
  * dout [n, oc, oh, ow]. Results are bit-identical for any thread count. */
 void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
                     const Conv2dShape *s, void *work);
+/* Inference: out = act(conv2d(inp) * affine[ch] + affine[oc + ch]), an
+ * eval-mode BatchNorm's affine map (batchnorm2d_eval_affine) and a BnAct
+ * (fused.h) applied to each task's output block while it is in cache: the
+ * bits of conv2d_forward then batchnorm2d_act_recompute, one memory pass
+ * fewer. Arguments otherwise as conv2d_forward. */
+void conv2d_forward_bn_act(real *out, const real *inp, const real *weight, const real *bias,
+                           const Conv2dShape *s, void *work, const real *affine, int act);
 /* Reference (src/ops/ref/conv2d.c): per image and group, unfold (im2col)
  * and gemm_ref. An output is one sum in `real` from zero over its K =
  * c/groups * kh * kw terms in (input channel, kernel row, kernel column)
@@ -85,5 +92,15 @@ Tensor *ag_conv2d(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
  * ag_conv2d. */
 Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                             const Conv2dShape *s);
+
+/* Inference only (the tape neither recording nor training):
+ * act(batchnorm(conv2d(x))) with the BatchNorm's running statistics, one
+ * kernel (conv2d_forward_bn_act or depthwise_conv2d_forward_bn_act): the
+ * bits of ag_conv2d then ag_batchnorm2d_act_eval_inplace without writing
+ * the convolution's output to memory and reading it back. act: a BnAct. */
+Tensor *ag_conv2d_bn_act_eval(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
+                              const Conv2dShape *s, Tensor *gamma, Tensor *beta,
+                              const real *running_mean, const real *running_var, real eps,
+                              int act);
 
 #endif
