@@ -114,8 +114,9 @@ echo avx2 > "$W/exact/b0-train-64.isa"
 common='"torch": "1.13", "blas_core": "Haswell", "onednn_isa": "avx2_fixture", "peak_rss": 2147483648, "rss_before": 1073741824'
 echo "{\"median\": 2.0, \"cpu_median\": 4.0, $common}" > "$W/torch-native/b0-train-64.torch.json"
 # the heap run: faster (time ratios use it), more memory (not used)
-echo "{\"median\": 1.0, \"cpu_median\": 3.0, ${common/2147483648/4294967296}}" \
-    > "$W/torch-native-heap/b0-train-64.torch.json"
+echo "{\"median\": 1.0, \"cpu_median\": 3.0, ${common/2147483648/4294967296}," \
+    "\"profile\": {\"categories\": {\"conv\": 0.5, \"depthwise\": 0.25, \"bn_act\": 0.125," \
+    "\"other\": 0.375}, \"ops\": {}}}" > "$W/torch-native-heap/b0-train-64.torch.json"
 echo "{\"median\": 4.0, \"cpu_median\": 8.0, \"images\": 10, \"batches\": 3, \"wall\": 12.0, \"network\": 11.0," \
     "\"wait\": 0.5, \"busy\": 2.0, \"decode\": 1.5, \"resize\": 0.5, $common}" > "$W/torch-native/b6-test-640.torch.json"
 $py tools/bench_report.py "$W" 2 avx2 "avx2 generic" "b0-train-64 b6-test-640" > "$tmp/report.txt" 2>&1 ||
@@ -134,8 +135,27 @@ print(f'{statistics.median(s) / 1.0:8.2f} {m / 2048:11.2f}')")
 row=$(grep '^b0 train 64 px x8 ' "$tmp/report.txt" | head -1)
 got=$(echo "$row" | awk '{ printf "%8.2f %11.2f", $9, $14 }') # after the title's 5 words
 [ "$(echo $got)" = "$(echo $want)" ] || note "train row's ratios are '$got', expected '$want': $row"
+# where the time goes: our op table summed by category (conv2d*, depthwise*,
+# batchnorm2d* and the activations, the rest) beside the heap run's profile
+want=$($py -c "
+import re
+t = open('$W/avx2/b0-train-64.c.txt').read()
+rows = re.search(r'^op \(seconds per step\).*\n((?:.+\n)+)', t, re.M).group(1).split(chr(10))
+c = dict(conv=0.0, dw=0.0, bn=0.0, other=0.0)
+for r in rows:
+    f = r.split()
+    if len(f) < 7: continue
+    k = 'dw' if f[0].startswith('depthwise') else 'conv' if f[0].startswith('conv2d') else \
+        'bn' if f[0].startswith('batchnorm2d') or f[0] in ('swish', 'sigmoid', 'relu') else 'other'
+    c[k] += float(f[4])
+tot = sum(c.values())
+print(f\"{c['conv']:.3f} {c['conv'] / 0.5:.2f} {c['dw']:.3f} {c['bn'] / 0.125:.2f} {tot:.3f} {tot / 1.25:.2f} +0.250\")")
+row=$(grep -A3 '^where the time goes' "$tmp/report.txt" | grep '^b0 train 64 px x8 ' | head -1)
+got=$(echo "$row" | awk '{ print $6, $8, $9, $14, $18, $20, $22 }')
+[ -n "$row" ] && [ "$got" = "$want" ] || note "category row is '$got', expected '$want': $row"
 # two tables and the exact-mode table
-[ "$(grep -c '^b0 train 64 px x8 ' "$tmp/report.txt")" -eq 3 ] || note "the train row should be in every table"
+# (two tables, their two category tables, the exact-mode table)
+[ "$(grep -c '^b0 train 64 px x8 ' "$tmp/report.txt")" -eq 5 ] || note "the train row should be in every table"
 [ "$(grep -c '^b6 test 640 px' "$tmp/report.txt")" -eq 1 ] || note "the inference row should be in the avx2 table only"
 grep -q '^  ours, avx2: 10 images in ' "$tmp/report.txt" || note "no inference breakdown of our side"
 grep -q '^  PyTorch, native: 10 images in 12.0 s, 0.83 images/s' "$tmp/report.txt" ||

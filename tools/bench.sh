@@ -49,7 +49,10 @@
 # README's table). Our side allocates its arena once. Time ratios are
 # against the faster of the two PyTorch runs, memory against the installed
 # one (the heap run keeps freed memory, so its peak is higher).
-# BENCH_TORCH_HEAP=0 leaves the heap run out.
+# BENCH_TORCH_HEAP=0 leaves the heap run out. The heap run then profiles
+# as many steps again (bench_torch.py --profile), and the report sets its
+# time per op category (convolutions, depthwise, BatchNorm + activations,
+# the rest) beside our --profile's: where the difference is.
 #
 # Each case (but the inference job) also runs once in the exact mode
 # (--exact: the reference kernels and the reference GEMM, src/ops/ref, the
@@ -298,9 +301,11 @@ np.save('$y', (np.arange($batch) % 88).astype(np.int64))"
                 env $torch_env $extra $heap $PY tools/bench_torch.py --model "$model" --size "$size" \
                     --batch "$batch" --mode test --threads "$threads" --data "$data" > "$dir/$name.torch.json"
             else
+                prof=""
+                [ "$alloc" = heap ] && prof=--profile
                 env $torch_env $extra $heap $PY tools/bench_torch.py --model "$model" --size "$size" \
                     --batch "$batch" --mode "$mode" --threads "$threads" --steps "$STEPS" --warmup 1 \
-                    > "$dir/$name.torch.json"
+                    $prof > "$dir/$name.torch.json"
             fi
         done
     done

@@ -76,6 +76,69 @@ def c_side(path):
             "gflop": float(m.group(1)) if m else 0.0}
 
 
+# our --profile's op names by category, as bench_torch.py's op_category
+# sorts PyTorch's (the fused convolution + BatchNorm + activation of
+# inference counts as its convolution)
+def c_category(op):
+    if op.startswith("depthwise_conv2d"):
+        return "depthwise"
+    if op.startswith("conv2d"):
+        return "conv"
+    if op.startswith("batchnorm2d") or op in ("swish", "sigmoid", "relu"):
+        return "bn_act"
+    return "other"
+
+
+def c_categories(path):
+    """Seconds per step by category from the op table of our --profile."""
+    text = read(path)
+    m = re.search(r"^op \(seconds per step\).*\n((?:.+\n)+)", text, re.M)
+    if not m:
+        return None
+    cats = {"conv": 0.0, "depthwise": 0.0, "bn_act": 0.0, "other": 0.0}
+    for line in m.group(1).splitlines():
+        f = line.split()
+        if len(f) >= 7:
+            cats[c_category(f[0])] += float(f[4])
+    return cats
+
+
+CATEGORIES = [("conv", "convolutions (dense, grouped)"), ("depthwise", "depthwise convolutions"),
+              ("bn_act", "BatchNorm + activations"), ("other", "the rest")]
+
+
+def print_categories(work, isa, tm, names):
+    """Per case, seconds per step by op category, ours against PyTorch
+    heap's profile (bench_torch.py --profile), forward and backward."""
+    rows = []
+    for name in names:
+        h = torch_heap(work, tm, name)
+        c = c_categories(os.path.join(work, isa, name + ".c.txt"))
+        if not h or not h.get("profile") or not c:
+            continue
+        t = h["profile"]["categories"]
+        cells = []
+        for key, _ in CATEGORIES:
+            ratio = f"{c[key] / t[key]:.2f}" if t[key] > 0 else "-"
+            cells.append(f"{c[key]:7.3f} {t[key]:7.3f} {ratio:>5}")
+        ct, tt = sum(c.values()), sum(t.values())
+        rows.append(f"{TITLE[name][0]:30} " + "  ".join(cells) + f"  {ct:7.3f} {tt:7.3f} {ct / tt:5.2f}"
+                    f"  {h['median']:7.3f} {tt - h['median']:+8.3f}")
+    if not rows:
+        return
+    print(f"where the time goes, s/step by op category, ours and PyTorch heap's profiler"
+          f" (self time; the profiler's own cost included):")
+    print(f"{'':30} " + "  ".join(f"{k:>19}" for k, _ in CATEGORIES) + f"  {'sum':>19}"
+          f"  {'torch timed':>16}")
+    print(f"{'case':30} " + "  ".join(f"{'C':>7} {'torch':>7} {'C/t':>5}" for _ in CATEGORIES)
+          + f"  {'C':>7} {'torch':>7} {'C/t':>5}  {'s/step':>7} {'profiler':>8}")
+    for r in rows:
+        print(r)
+    print("  " + "; ".join(f"{k}: {d}" for k, d in CATEGORIES))
+    print("  torch timed: the heap run's median step without the profiler; profiler: how much more"
+          " its profiled ops add up to (its cost per op, most of it on the many small ops)")
+
+
 def torch_side(path):
     try:
         d = json.loads(read(path))
@@ -162,6 +225,7 @@ def main():
             print(r)
         print(f"sgemm 1024^3 at this level, one core: {g1:.1f} GFLOP/s; {threads} cores at once:"
               f" {gall:.1f} GFLOP/s ({gnote})")
+        print_categories(work, isa, tm, names)
         if (isa, "b0-train-224") in fast and (isa, "b0-train-224-1t") in fast:
             c2, c1 = fast[(isa, "b0-train-224")], fast[(isa, "b0-train-224-1t")]
             t2, t1 = torch_info[(tm, "b0-train-224")], torch_info[(tm, "b0-train-224-1t")]

@@ -22,6 +22,15 @@ thread, as the C loader's default decode team of one). Reported: the whole
 job's wall and CPU seconds, images/s, the seconds inside the model, the
 seconds the model waited for data, and the decode and resize seconds.
 
+--profile: after the timed steps, as many again under torch.profiler, and
+the JSON gains "profile": self CPU seconds per step in the categories
+`anomaly step/forward --profile` is summed into by tools/bench_report.py
+(op_category): conv (dense and grouped convolutions, forward and backward),
+depthwise, bn_act (BatchNorm, activations, and their backward), other
+(everything else: pooling, SE scaling, adds, linear, loss, optimizer), and
+"ops" (the top ops by self time, for reading). The profiler's own cost is
+in these numbers, not in the timed steps.
+
 Reported: every timed step (wall and process CPU seconds), their medians,
 the peak resident set size of the
 process (ru_maxrss) and the resident size before the first step (so the
@@ -86,6 +95,69 @@ def onednn_isa():
     return "unknown"
 
 
+# aten ops by category; a convolution is depthwise when its weight is
+# [C, 1, kh, kw] with C > 1 (shapes recorded by the profiler)
+CONV_OPS = {"aten::mkldnn_convolution", "aten::_slow_conv2d_forward", "aten::thnn_conv2d",
+            "aten::convolution_backward", "aten::mkldnn_convolution_backward",
+            "aten::_slow_conv2d_backward", "aten::slow_conv_dilated2d",
+            "aten::_nnpack_spatial_convolution", "aten::_convolution"}
+BN_ACT_OPS = {"aten::native_batch_norm", "aten::native_batch_norm_backward",
+              "aten::_batch_norm_impl_index", "aten::batch_norm", "aten::sigmoid",
+              "aten::sigmoid_backward", "aten::silu", "aten::silu_backward", "aten::relu",
+              "aten::relu_", "aten::threshold_backward", "aten::clamp_min",
+              "aten::clamp_min_", "aten::_native_batch_norm_legit"}
+
+
+def conv_weight_shape(name, shapes):
+    """The weight's shape among a convolution op's recorded input shapes."""
+    if not shapes:
+        return None
+    idx = 2 if name.endswith("_backward") else 1  # backward: (grad_out, input, weight, ...)
+    if len(shapes) > idx and len(shapes[idx]) == 4:
+        return shapes[idx]
+    return None
+
+
+def op_category(name, shapes):
+    if name in CONV_OPS:
+        w = conv_weight_shape(name, shapes)
+        return "depthwise" if w and w[1] == 1 and w[0] > 1 else "conv"
+    if name in BN_ACT_OPS:
+        return "bn_act"
+    # the twin's swish is x * sigmoid(x) (a custom autograd function): a
+    # multiply of two same-shaped 4-d tensors; the SE scaling multiplies by
+    # [n, c, 1, 1] and stays in other
+    if name in ("aten::mul", "aten::mul_") and shapes and len(shapes) >= 2 and \
+            len(shapes[0]) == 4 and shapes[0] == shapes[1]:
+        return "bn_act"
+    return "other"
+
+
+def profile_steps(step, steps):
+    """Self CPU seconds per step by op category, and the top ops."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    cats = {"conv": 0.0, "depthwise": 0.0, "bn_act": 0.0, "other": 0.0}
+    ops = {}
+    for ev in prof.key_averages(group_by_input_shape=True):
+        sec = ev.self_cpu_time_total / 1e6 / steps
+        if sec <= 0 or not ev.key.startswith("aten::"):
+            # ranges (autograd nodes, optimizer.step) carry no self time
+            # of their own worth counting; their ops are counted below them
+            if sec > 0 and not ev.key.startswith("aten::"):
+                cats["other"] += sec
+            continue
+        cats[op_category(ev.key, ev.input_shapes)] += sec
+        ops[ev.key] = ops.get(ev.key, 0.0) + sec
+    top = sorted(ops.items(), key=lambda kv: -kv[1])[:12]
+    del torch
+    return {"categories": cats, "ops": dict(top)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -97,6 +169,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--classes", type=int, default=88)
     ap.add_argument("--data", help="test mode: the data set (test_df.csv, test/)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile as many steps by op category (see above)")
     a = ap.parse_args()
     if a.mode == "test":
         if not a.data:
@@ -147,7 +221,9 @@ def main():
         if k >= a.warmup:
             times.append(dt)
             cpu.append(dc)
+    prof = profile_steps(step, a.steps) if a.profile else None
     print(json.dumps({
+        "profile": prof,
         "side": "pytorch", "model": a.model, "size": a.size, "batch": a.batch, "mode": a.mode,
         "threads": torch.get_num_threads(), "times": times, "median": statistics.median(times),
         "cpu": cpu, "cpu_median": statistics.median(cpu),
