@@ -24,9 +24,11 @@ typedef struct Geo {
 } Geo;
 
 static const Geo GEOS[] = {
-    {"1x1 band", 2, 16, 40, 40, 24, 1, 1, 0, 1, 0},
+    {"1x1 images per tile (2)", 2, 16, 40, 40, 24, 1, 1, 0, 1, 0},
+    {"1x1 bands of the input itself", 2, 16, 80, 80, 24, 1, 1, 0, 1, 1},
+    {"3x3 im2col bands, partial last", 2, 8, 70, 70, 12, 3, 1, 1, 1, 0},
     {"1x1 images per tile", 8, 24, 7, 7, 40, 1, 1, 0, 1, 1},
-    {"3x3 stride 2 im2col", 2, 8, 33, 31, 16, 3, 2, 1, 1, 1},
+    {"3x3 stride 2 im2col, images per tile", 2, 8, 33, 31, 16, 3, 2, 1, 1, 1},
     {"3x3 row blocks, one image", 1, 32, 9, 9, 70, 3, 1, 1, 1, 0},
     {"grouped 3x3 (direct kernel)", 2, 64, 12, 12, 64, 3, 1, 1, 32, 0},
     {"grouped 1x1", 3, 12, 10, 10, 18, 1, 1, 0, 3, 1},

@@ -29,6 +29,7 @@
  * Every piece starts on a 64-byte boundary so threads never share a line. */
 #include "anomaly/ops/conv2d.h"
 #include "anomaly/ops/fused.h"
+#include "act_rows.h"
 #include "anomaly/exact.h"
 #include "anomaly/blas.h"
 #include "anomaly/error.h"
@@ -288,9 +289,13 @@ static void forward_task(real *out, const real *inp, const real *weight, const r
  * BatchNorm + activation (conv2d_forward_bn_act). */
 static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
                          const Conv2dShape *s, void *work, const real *affine, int act) {
-    if (exact_mode() || grouped_conv_direct(s)) {
-        if (exact_mode()) conv2d_forward_ref(out, inp, weight, bias, s, work);
-        else grouped_conv2d_forward(out, inp, weight, bias, s);
+    if (exact_mode()) {
+        if (affine) conv2d_forward_bn_act_ref(out, inp, weight, bias, s, work, affine, act);
+        else conv2d_forward_ref(out, inp, weight, bias, s, work);
+        return;
+    }
+    if (grouped_conv_direct(s)) {
+        grouped_conv2d_forward(out, inp, weight, bias, s);
         if (affine) {
             const BatchNormShape bs = {s->n, s->oc, s->oh * s->ow, 0, 0};
             batchnorm2d_act_recompute(out, out, affine, &bs, (BnAct)act);

@@ -14,6 +14,7 @@
  * depthwise_small.c, which vectorises across channels instead. */
 #include "anomaly/ops/depthwise.h"
 #include "anomaly/ops/fused.h"
+#include "act_rows.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"
 #include "depthwise_small.h"
@@ -90,11 +91,8 @@ VEC_DISPATCH_VOID_FMA(forward_plane, (real *y, const real *xp, const real *wc,
 static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
                          const Conv2dShape *s, const real *affine, int act) {
     if (exact_mode()) {
-        depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
-        if (affine) {
-            const BatchNormShape bs = {s->n, s->c, s->oh * s->ow, 0, 0};
-            batchnorm2d_act_recompute(out, out, affine, &bs, (BnAct)act);
-        }
+        if (affine) depthwise_conv2d_forward_bn_act_ref(out, inp, weight, bias, s, affine, act);
+        else depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
         return;
     }
     check_depthwise(s);

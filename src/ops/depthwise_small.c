@@ -16,6 +16,7 @@
  * thread count. */
 #include "depthwise_small.h"
 #include "anomaly/ops/fused.h"
+#include "act_rows.h"
 #include "anomaly/error.h"
 #include "vec.h"
 

@@ -9,6 +9,7 @@
 #include "anomaly/ops/fused.h"
 #include "anomaly/exact.h"
 #include "anomaly/error.h"
+#include "act_rows.h"
 #include "bn_channel.h"
 
 #include <math.h>

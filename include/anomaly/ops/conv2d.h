@@ -45,11 +45,17 @@ void conv2d_forward(real *out, const real *inp, const real *weight, const real *
                     const Conv2dShape *s, void *work);
 /* Inference: out = act(conv2d(inp) * affine[ch] + affine[oc + ch]), an
  * eval-mode BatchNorm's affine map (batchnorm2d_eval_affine) and a BnAct
- * (fused.h) applied to each task's output block while it is in cache: the
- * bits of conv2d_forward then batchnorm2d_act_recompute, one memory pass
- * fewer. Arguments otherwise as conv2d_forward. */
+ * (fused.h) applied to each GEMM task's output block while it is in cache:
+ * the bits of conv2d_forward then batchnorm2d_act_recompute, one memory
+ * pass fewer. The grouped direct kernel (few channels a group) and the
+ * exact mode apply it over the whole output afterwards. Arguments
+ * otherwise as conv2d_forward. */
 void conv2d_forward_bn_act(real *out, const real *inp, const real *weight, const real *bias,
                            const Conv2dShape *s, void *work, const real *affine, int act);
+/* Reference (src/ops/ref/conv2d.c): conv2d_forward_ref, then
+ * batchnorm2d_act_recompute_ref over the whole output. */
+void conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight, const real *bias,
+                               const Conv2dShape *s, void *work, const real *affine, int act);
 /* Reference (src/ops/ref/conv2d.c): per image and group, unfold (im2col)
  * and gemm_ref. An output is one sum in `real` from zero over its K =
  * c/groups * kh * kw terms in (input channel, kernel row, kernel column)

@@ -19,6 +19,10 @@ void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
 void depthwise_conv2d_forward_bn_act(real *out, const real *inp, const real *weight,
                                      const real *bias, const Conv2dShape *s,
                                      const real *affine, int act);
+/* Reference: depthwise_conv2d_forward_ref, then batchnorm2d_act_recompute_ref. */
+void depthwise_conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight,
+                                         const real *bias, const Conv2dShape *s,
+                                         const real *affine, int act);
 /* Reference: conv2d_forward_ref / conv2d_backward_ref (groups == c: a
  * channel's output is its sum over (kernel row, kernel column) in order). */
 void depthwise_conv2d_forward_ref(real *out, const real *inp, const real *weight,

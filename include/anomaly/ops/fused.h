@@ -43,14 +43,6 @@ void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
 void batchnorm2d_act_recompute_ref(real *out, const real *inp, const real *affine,
                                    const BatchNormShape *s, BnAct act);
 
-/* In place on rows [rows][cols], ld apart (one channel's values each):
- * row r = act(row * scale[r] + shift[r]), each value bit for bit as
- * batchnorm2d_act_recompute computes it. The epilogue of the eval-mode
- * convolution + BatchNorm + activation kernels, applied to an output block
- * while it is still in cache. Not parallel; fast path only. */
-void batchnorm2d_act_rows(real *y, size_t ld, int rows, int cols, const real *scale,
-                          const real *shift, BnAct act);
-
 /* Train-mode backward through act and BatchNorm. dout: gradient of out;
  * inp: BatchNorm's input; z: its output, or NULL to recompute it from inp
  * and the forward's affine [2c]. */

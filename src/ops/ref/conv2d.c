@@ -11,6 +11,7 @@
  * images of a group in order. A single pair runs gemm_ref's own threads
  * (tiles of independent outputs). No split changes a bit. */
 #include "anomaly/ops/conv2d.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/blas.h"
 #include "anomaly/error.h"
 
@@ -74,6 +75,15 @@ void conv2d_forward_ref(real *out, const real *inp, const real *weight, const re
                 for (size_t j = 0; j < ohw; j++) y[o * ohw + j] += bias[g * ocg + o];
         free(col);
     }
+}
+
+/* The convolution's reference, then the reference BatchNorm + activation
+ * over the whole output. */
+void conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight, const real *bias,
+                               const Conv2dShape *s, void *work, const real *affine, int act) {
+    conv2d_forward_ref(out, inp, weight, bias, s, work);
+    const BatchNormShape bs = {s->n, s->oc, s->oh * s->ow, 0, 0};
+    batchnorm2d_act_recompute_ref(out, out, affine, &bs, (BnAct)act);
 }
 
 void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,

@@ -14,6 +14,7 @@
  * Threads: (image, channel) planes for the forward pass and the input
  * gradient, channels for the weight gradient (images summed in order). */
 #include "anomaly/ops/depthwise.h"
+#include "anomaly/ops/fused.h"
 #include "anomaly/error.h"
 
 static void check_depthwise(const Conv2dShape *s) {
@@ -48,6 +49,14 @@ void depthwise_conv2d_forward_ref(real *out, const real *inp, const real *weight
                 y[(size_t)oy * s->ow + ox] = bias ? acc + bias[c] : acc;
             }
     }
+}
+
+void depthwise_conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight,
+                                         const real *bias, const Conv2dShape *s,
+                                         const real *affine, int act) {
+    depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
+    const BatchNormShape bs = {s->n, s->c, s->oh * s->ow, 0, 0};
+    batchnorm2d_act_recompute_ref(out, out, affine, &bs, (BnAct)act);
 }
 
 void depthwise_conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,
