@@ -96,11 +96,12 @@ def c_categories(path):
     m = re.search(r"^op \(seconds per step\).*\n((?:.+\n)+)", text, re.M)
     if not m:
         return None
-    cats = {"conv": 0.0, "depthwise": 0.0, "bn_act": 0.0, "other": 0.0}
+    cats = {"conv": 0.0, "depthwise": 0.0, "bn_act": 0.0, "other": 0.0, "fused": False}
     for line in m.group(1).splitlines():
         f = line.split()
         if len(f) >= 7:
             cats[c_category(f[0])] += float(f[4])
+            cats["fused"] |= "+bn+" in f[0]
     return cats
 
 
@@ -122,9 +123,10 @@ def print_categories(work, isa, tm, names):
         for key, _ in CATEGORIES:
             ratio = f"{c[key] / t[key]:.2f}" if t[key] > 0 else "-"
             cells.append(f"{c[key]:7.3f} {t[key]:7.3f} {ratio:>5}")
-        ct, tt = sum(c.values()), sum(t.values())
+        ct, tt = sum(c[k] for k, _ in CATEGORIES), sum(t.values())
         rows.append(f"{TITLE[name][0]:30} " + "  ".join(cells) + f"  {ct:7.3f} {tt:7.3f} {ct / tt:5.2f}"
-                    f"  {h['median']:7.3f} {tt - h['median']:+8.3f}")
+                    f"  {h['median']:7.3f} {tt - h['median']:+8.3f}"
+                    + ("  (fused: our conv, depthwise with their BN + act)" if c["fused"] else ""))
     if not rows:
         return
     print(f"where the time goes, s/step by op category, ours and PyTorch heap's profiler"
