@@ -135,7 +135,6 @@ def op_category(name, shapes):
 
 def profile_steps(step, steps):
     """Self CPU seconds per step by op category, and the top ops."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
@@ -145,16 +144,16 @@ def profile_steps(step, steps):
     ops = {}
     for ev in prof.key_averages(group_by_input_shape=True):
         sec = ev.self_cpu_time_total / 1e6 / steps
-        if sec <= 0 or not ev.key.startswith("aten::"):
-            # ranges (autograd nodes, optimizer.step) carry no self time
-            # of their own worth counting; their ops are counted below them
-            if sec > 0 and not ev.key.startswith("aten::"):
-                cats["other"] += sec
+        if sec <= 0:
+            continue
+        if not ev.key.startswith("aten::"):
+            # a range (autograd node, optimizer.step): its ops are counted
+            # on their own; its self time is glue, counted with the rest
+            cats["other"] += sec
             continue
         cats[op_category(ev.key, ev.input_shapes)] += sec
         ops[ev.key] = ops.get(ev.key, 0.0) + sec
     top = sorted(ops.items(), key=lambda kv: -kv[1])[:12]
-    del torch
     return {"categories": cats, "ops": dict(top)}
 
 

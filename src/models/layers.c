@@ -137,12 +137,15 @@ Tensor *bn_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x) {
     return y;
 }
 
+/* Inference without --dump: the tape keeps nothing, so the eval-only
+ * one-pass ops may run. */
+static int lean_inference(const Tape *t) { return !t->dump && !t->training && !t->recording; }
+
 /* act(bn(x)) as one op in training without --dump (kept, or transient). */
 static Tensor *bn_act_fused_apply(Tape *t, const ParamTable *p, const BatchNorm *b, Tensor *x,
                                   BnAct act, int transient) {
     Tensor *g, *be;
-    if (!t->dump && !t->training && !t->recording) {
-        /* inference: one pass over x instead of two */
+    if (lean_inference(t)) { /* one pass over x instead of two */
         bn_param_views(t, p, b, &g, &be);
         return ag_batchnorm2d_act_eval_inplace(t, b->name, x, g, be,
                                                params_data(p, b->running_mean),
@@ -169,7 +172,7 @@ Tensor *bn_act_apply_transient(Tape *t, const ParamTable *p, const BatchNorm *b,
 
 Tensor *conv_bn_act_apply(Tape *t, const ParamTable *p, const Conv *c, const BatchNorm *b,
                           Tensor *x, BnAct act, int flags) {
-    if (t->dump || t->training || t->recording) {
+    if (!lean_inference(t)) {
         Tensor *y = (flags & CONV_TRANSIENT ? conv_apply_transient : conv_apply)(t, p, c, x);
         return (flags & BN_TRANSIENT ? bn_act_apply_transient : bn_act_apply)(t, p, b, y, act);
     }

@@ -148,10 +148,10 @@ Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Ten
 Tensor *ag_conv2d_bn_act_eval(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                               const Conv2dShape *shape, Tensor *gamma, Tensor *beta,
                               const real *running_mean, const real *running_var, real eps,
-                              int act) {
-    if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
-        fatal("conv layer %s: unknown activation %d", name ? name : "(unnamed)", act);
+                              BnAct act) {
     if (!name) name = "(unnamed)";
+    if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
+        fatal("conv layer %s: unknown activation %d", name, (int)act);
     if (t->recording || t->training)
         fatal("conv layer %s: the fused eval op is for inference only", name);
     const Conv2dShape s = conv_resolve(name, x, w, b, shape);
@@ -165,7 +165,7 @@ Tensor *ag_conv2d_bn_act_eval(Tape *t, const char *name, Tensor *x, Tensor *w, T
     const double start = profile_start();
     if (kernel_device_is_cuda()) { /* the twins of the two kernels */
         conv_run(t, y->data, x->data, w->data, b ? b->data : NULL, &s, depthwise);
-        batchnorm2d_act_recompute(y->data, y->data, affine, &bs, (BnAct)act);
+        batchnorm2d_act_recompute(y->data, y->data, affine, &bs, act);
     } else if (depthwise) {
         depthwise_conv2d_forward_bn_act(y->data, x->data, w->data, b ? b->data : NULL, &s,
                                         affine, act);

@@ -254,7 +254,7 @@ static const real *tile_dout(real *stage, size_t *ld, const real *dout, const Co
 /* Forward task: output channels [m0, m0 + mc) of group g over tile tl. */
 static void forward_task(real *out, const real *inp, const real *weight, const real *bias,
                          const Conv2dShape *s, const ConvPlan *p, real *col, real *stage,
-                         const Tile *tl, int g, int m0, int mc, const real *affine, int act) {
+                         const Tile *tl, int g, int m0, int mc, const real *affine, BnAct act) {
     size_t ldb;
     const real *B = tile_matrix(col, &ldb, inp, s, p, tl, g);
     const real *wg = weight + ((size_t)g * p->ocg + m0) * p->K; /* [mc, K] */
@@ -282,13 +282,13 @@ static void forward_task(real *out, const real *inp, const real *weight, const r
     const int ch = g * p->ocg + m0;
     for (int i = 0; i < tl->nimg; i++)
         batchnorm2d_act_rows(y0 + (size_t)i * s->oc * p->ohw + p0, p->ohw, mc, np, affine + ch,
-                             affine + s->oc + ch, (BnAct)act);
+                             affine + s->oc + ch, act);
 }
 
 /* The forward; with affine, each task's output block then goes through
  * BatchNorm + activation (conv2d_forward_bn_act). */
 static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
-                         const Conv2dShape *s, void *work, const real *affine, int act) {
+                         const Conv2dShape *s, void *work, const real *affine, BnAct act) {
     if (exact_mode()) {
         if (affine) conv2d_forward_bn_act_ref(out, inp, weight, bias, s, work, affine, act);
         else conv2d_forward_ref(out, inp, weight, bias, s, work);
@@ -298,7 +298,7 @@ static void forward_impl(real *out, const real *inp, const real *weight, const r
         grouped_conv2d_forward(out, inp, weight, bias, s);
         if (affine) {
             const BatchNormShape bs = {s->n, s->oc, s->oh * s->ow, 0, 0};
-            batchnorm2d_act_recompute(out, out, affine, &bs, (BnAct)act);
+            batchnorm2d_act_recompute(out, out, affine, &bs, act);
         }
         return;
     }
@@ -324,9 +324,9 @@ void conv2d_forward(real *out, const real *inp, const real *weight, const real *
 }
 
 void conv2d_forward_bn_act(real *out, const real *inp, const real *weight, const real *bias,
-                           const Conv2dShape *s, void *work, const real *affine, int act) {
+                           const Conv2dShape *s, void *work, const real *affine, BnAct act) {
     if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
-        fatal("conv2d_forward_bn_act: unknown activation %d", act);
+        fatal("conv2d_forward_bn_act: unknown activation %d", (int)act);
     forward_impl(out, inp, weight, bias, s, work, affine, act);
 }
 

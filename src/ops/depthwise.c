@@ -89,7 +89,7 @@ VEC_DISPATCH_VOID_FMA(forward_plane, (real *y, const real *xp, const real *wc,
 /* The forward; with affine, each plane then goes through BatchNorm +
  * activation while it is in cache. */
 static void forward_impl(real *out, const real *inp, const real *weight, const real *bias,
-                         const Conv2dShape *s, const real *affine, int act) {
+                         const Conv2dShape *s, const real *affine, BnAct act) {
     if (exact_mode()) {
         if (affine) depthwise_conv2d_forward_bn_act_ref(out, inp, weight, bias, s, affine, act);
         else depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
@@ -114,7 +114,7 @@ static void forward_impl(real *out, const real *inp, const real *weight, const r
             forward_plane(y, xp, weight + (size_t)c * g.kk, toff, bias ? bias[c] : 0, s, g);
             if (affine)
                 batchnorm2d_act_rows(y, 0, 1, s->oh * s->ow, affine + c, affine + s->c + c,
-                                     (BnAct)act);
+                                     act);
         }
         free(xp);
     }
@@ -128,9 +128,9 @@ void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
 
 void depthwise_conv2d_forward_bn_act(real *out, const real *inp, const real *weight,
                                      const real *bias, const Conv2dShape *s,
-                                     const real *affine, int act) {
+                                     const real *affine, BnAct act) {
     if (act != BN_ACT_SWISH && act != BN_ACT_RELU)
-        fatal("depthwise_conv2d_forward_bn_act: unknown activation %d", act);
+        fatal("depthwise_conv2d_forward_bn_act: unknown activation %d", (int)act);
     forward_impl(out, inp, weight, bias, s, affine, act);
 }
 

@@ -92,7 +92,7 @@ VEC_DISPATCH_VOID_FMA(small_forward, (real *acc, const real *xb, const real *wb,
 }
 
 void depthwise_small_forward(real *out, const real *inp, const real *weight, const real *bias,
-                             const Conv2dShape *s, const real *affine, int act) {
+                             const Conv2dShape *s, const real *affine, BnAct act) {
     const SmallGeom g = small_geom(s);
     const long ntask = (long)s->n * g.nblk;
     const size_t ohw = (size_t)s->oh * s->ow, hw = (size_t)s->h * s->w;
@@ -117,7 +117,7 @@ void depthwise_small_forward(real *out, const real *inp, const real *weight, con
                 for (size_t p = 0; p < ohw; p++) o[p] = acc[p * VLANES + l];
                 if (affine)
                     batchnorm2d_act_rows(o, ohw, 1, (int)ohw, affine + c0 + l,
-                                         affine + s->c + c0 + l, (BnAct)act);
+                                         affine + s->c + c0 + l, act);
             }
         }
         free(xb);

@@ -13,7 +13,7 @@ int depthwise_small_applies(const Conv2dShape *s);
 /* affine [2c] (or NULL): then act(out * scale + shift) per channel, as
  * conv2d_forward_bn_act. */
 void depthwise_small_forward(real *out, const real *inp, const real *weight, const real *bias,
-                             const Conv2dShape *s, const real *affine, int act);
+                             const Conv2dShape *s, const real *affine, BnAct act);
 void depthwise_small_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                               const real *inp, const real *weight, const Conv2dShape *s);
 

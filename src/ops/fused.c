@@ -45,22 +45,29 @@ VINLINE void act_backward(vreal *dz, const vreal *g, const vreal *z, BnAct act) 
     }
 }
 
-/* out = act(z), z = inp * scale + shift (also stored unless NULL), for
- * channel ch. */
+/* out[i] = act(z), z = inp[i] * scale + shift (also stored unless NULL),
+ * i < n: the one place this arithmetic is written, for the fused kernels
+ * and the convolutions' epilogue (act_rows), so their bits agree. */
+VINLINE void affine_act_span(real *out, real *z, const real *inp, int n, real scale, real shift,
+                             BnAct act) {
+    for (int i = 0; i < n; i += VLANES) {
+        const int m = n - i < VLANES ? n - i : VLANES;
+        vreal x, zv, y;
+        vload_n(&x, inp + i, m);
+        zv = x * scale + shift;
+        act_forward(&y, &zv, act);
+        if (z) vstore_n(z + i, &zv, m);
+        vstore_n(out + i, &y, m);
+    }
+}
+
+/* affine_act_span over the planes of channel ch. */
 VINLINE void fused_apply_channel(real *out, real *z, const real *inp, real scale, real shift,
                                  const BatchNormShape *s, BnAct act, int ch) {
     const size_t stride = (size_t)s->c * s->hw, off = (size_t)ch * s->hw;
     for (int p = 0; p < s->n; p++) {
         const size_t at = off + (size_t)p * stride;
-        for (int i = 0; i < s->hw; i += VLANES) {
-            const int m = s->hw - i < VLANES ? s->hw - i : VLANES;
-            vreal x, zv, y;
-            vload_n(&x, inp + at + i, m);
-            zv = x * scale + shift;
-            act_forward(&y, &zv, act);
-            if (z) vstore_n(z + at + i, &zv, m);
-            vstore_n(out + at + i, &y, m);
-        }
+        affine_act_span(out + at, z ? z + at : NULL, inp + at, s->hw, scale, shift, act);
     }
 }
 
@@ -114,23 +121,15 @@ void batchnorm2d_act_recompute(real *out, const real *inp, const real *affine,
     for (int ch = 0; ch < s->c; ch++) fused_recompute_channel(out, inp, affine, s, act, ch);
 }
 
-/* rows [rows][cols], ld apart: row r = act(row * scale[r] + shift[r]), each
- * value as fused_apply_channel computes it (elementwise, so where a row
- * starts or ends in its vectors does not change a bit). */
+/* rows [rows][cols], ld apart: row r = act(row * scale[r] + shift[r]), in
+ * place (elementwise, so where a row starts or ends in its vectors does
+ * not change a bit). */
 VEC_DISPATCH_VOID(act_rows, (real *y, size_t ld, int rows, int cols, const real *scale,
                              const real *shift, BnAct act),
                   (y, ld, rows, cols, scale, shift, act)) {
     for (int r = 0; r < rows; r++) {
         real *row = y + (size_t)r * ld;
-        const real a = scale[r], b = shift[r];
-        for (int i = 0; i < cols; i += VLANES) {
-            const int m = cols - i < VLANES ? cols - i : VLANES;
-            vreal x, zv, out;
-            vload_n(&x, row + i, m);
-            zv = x * a + b;
-            act_forward(&out, &zv, act);
-            vstore_n(row + i, &out, m);
-        }
+        affine_act_span(row, NULL, row, cols, scale[r], shift[r], act);
     }
 }
 

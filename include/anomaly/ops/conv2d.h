@@ -11,6 +11,7 @@
 #include "../real.h"
 #include "../tensor.h"
 #include "../tape.h"
+#include "fused.h" /* BnAct */
 
 typedef struct Conv2dShape {
     int n, c, h, w;                 /* input */
@@ -44,18 +45,18 @@ size_t conv2d_backward_workspace_bytes(const Conv2dShape *s);
 void conv2d_forward(real *out, const real *inp, const real *weight, const real *bias,
                     const Conv2dShape *s, void *work);
 /* Inference: out = act(conv2d(inp) * affine[ch] + affine[oc + ch]), an
- * eval-mode BatchNorm's affine map (batchnorm2d_eval_affine) and a BnAct
- * (fused.h) applied to each GEMM task's output block while it is in cache:
+ * eval-mode BatchNorm's affine map (batchnorm2d_eval_affine) and the
+ * activation applied to each GEMM task's output block while it is in cache:
  * the bits of conv2d_forward then batchnorm2d_act_recompute, one memory
  * pass fewer. The grouped direct kernel (few channels a group) and the
  * exact mode apply it over the whole output afterwards. Arguments
  * otherwise as conv2d_forward. */
 void conv2d_forward_bn_act(real *out, const real *inp, const real *weight, const real *bias,
-                           const Conv2dShape *s, void *work, const real *affine, int act);
+                           const Conv2dShape *s, void *work, const real *affine, BnAct act);
 /* Reference (src/ops/ref/conv2d.c): conv2d_forward_ref, then
  * batchnorm2d_act_recompute_ref over the whole output. */
 void conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight, const real *bias,
-                               const Conv2dShape *s, void *work, const real *affine, int act);
+                               const Conv2dShape *s, void *work, const real *affine, BnAct act);
 /* Reference (src/ops/ref/conv2d.c): per image and group, unfold (im2col)
  * and gemm_ref. An output is one sum in `real` from zero over its K =
  * c/groups * kh * kw terms in (input channel, kernel row, kernel column)
@@ -103,10 +104,10 @@ Tensor *ag_conv2d_transient(Tape *t, const char *name, Tensor *x, Tensor *w, Ten
  * act(batchnorm(conv2d(x))) with the BatchNorm's running statistics, one
  * kernel (conv2d_forward_bn_act or depthwise_conv2d_forward_bn_act): the
  * bits of ag_conv2d then ag_batchnorm2d_act_eval_inplace without writing
- * the convolution's output to memory and reading it back. act: a BnAct. */
+ * the convolution's output to memory and reading it back. */
 Tensor *ag_conv2d_bn_act_eval(Tape *t, const char *name, Tensor *x, Tensor *w, Tensor *b,
                               const Conv2dShape *s, Tensor *gamma, Tensor *beta,
                               const real *running_mean, const real *running_var, real eps,
-                              int act);
+                              BnAct act);
 
 #endif

@@ -13,16 +13,16 @@
 void depthwise_conv2d_forward(real *out, const real *inp, const real *weight,
                               const real *bias, const Conv2dShape *s);
 /* Inference: out = act(conv(inp) * affine[ch] + affine[c + ch]) with an
- * eval-mode BatchNorm's affine map and a BnAct (fused.h), each plane as it
+ * eval-mode BatchNorm's affine map and the activation, each plane as it
  * is made: the bits of depthwise_conv2d_forward then
  * batchnorm2d_act_recompute. */
 void depthwise_conv2d_forward_bn_act(real *out, const real *inp, const real *weight,
                                      const real *bias, const Conv2dShape *s,
-                                     const real *affine, int act);
+                                     const real *affine, BnAct act);
 /* Reference: depthwise_conv2d_forward_ref, then batchnorm2d_act_recompute_ref. */
 void depthwise_conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight,
                                          const real *bias, const Conv2dShape *s,
-                                         const real *affine, int act);
+                                         const real *affine, BnAct act);
 /* Reference: conv2d_forward_ref / conv2d_backward_ref (groups == c: a
  * channel's output is its sum over (kernel row, kernel column) in order). */
 void depthwise_conv2d_forward_ref(real *out, const real *inp, const real *weight,

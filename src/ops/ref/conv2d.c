@@ -80,10 +80,10 @@ void conv2d_forward_ref(real *out, const real *inp, const real *weight, const re
 /* The convolution's reference, then the reference BatchNorm + activation
  * over the whole output. */
 void conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight, const real *bias,
-                               const Conv2dShape *s, void *work, const real *affine, int act) {
+                               const Conv2dShape *s, void *work, const real *affine, BnAct act) {
     conv2d_forward_ref(out, inp, weight, bias, s, work);
     const BatchNormShape bs = {s->n, s->oc, s->oh * s->ow, 0, 0};
-    batchnorm2d_act_recompute_ref(out, out, affine, &bs, (BnAct)act);
+    batchnorm2d_act_recompute_ref(out, out, affine, &bs, act);
 }
 
 void conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,

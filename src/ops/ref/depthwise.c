@@ -53,10 +53,10 @@ void depthwise_conv2d_forward_ref(real *out, const real *inp, const real *weight
 
 void depthwise_conv2d_forward_bn_act_ref(real *out, const real *inp, const real *weight,
                                          const real *bias, const Conv2dShape *s,
-                                         const real *affine, int act) {
+                                         const real *affine, BnAct act) {
     depthwise_conv2d_forward_ref(out, inp, weight, bias, s);
     const BatchNormShape bs = {s->n, s->c, s->oh * s->ow, 0, 0};
-    batchnorm2d_act_recompute_ref(out, out, affine, &bs, (BnAct)act);
+    batchnorm2d_act_recompute_ref(out, out, affine, &bs, act);
 }
 
 void depthwise_conv2d_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout,
